@@ -142,10 +142,24 @@ export interface JailRule {
 /** A kernel backend. apply() gets already coalesced changes and makes them ONE transaction. */
 export interface Backend {
   readonly name: string;
+  /** true when the kernel removes expired elements by itself (nft set timeouts): the ban table's
+   * expiry unbans are then not sent, since deleting an already-expired element fails a batch. */
+  readonly kernelExpiry?: boolean;
   /** Create table/sets/chains (idempotent) for these jails. Called again on reload. */
   start(jails: readonly JailRule[]): Promise<void>;
   apply(changes: readonly BanChange[]): Promise<void>;
   /** Cheap check that the kernel still holds our structures (sentinel); false = needs repair. */
   healthy(): Promise<boolean>;
   stop(keep: boolean): Promise<void>;
+}
+
+/** Where a file source stopped reading, persisted so a restart neither re-reads nor skips. */
+export interface FilePosition {
+  path: string;
+  dev: number;
+  ino: number;
+  /** byte offset just after the last line handed on */
+  offset: number;
+  /** sha1 (hex) of the file's first line; '' while the first line is incomplete */
+  firstLineHash: string;
 }
