@@ -219,11 +219,13 @@ export class Daemon {
           const existed = this.table.isBanned(jail, addr);
           const e = this.table.ban(jail, addr, seconds);
           await this.batcher.flush();
+          this.flushStore(); // durability fix: a confirmed manual ban must survive a kill -9 right after
           return { jail, addr: fmt(e), expires: e.expires === Infinity ? null : e.expires, created: !existed };
         },
         unban: async (addr, jail) => {
           const n = this.table.unban(addr, jail);
           await this.batcher.flush();
+          this.flushStore(); // durability fix: likewise, a confirmed unban must not come back after a crash
           return n;
         },
         reload: () => this.reload(),
@@ -262,19 +264,13 @@ export class Daemon {
     await this.sources.start(this.groups);
     await this.batcher.flush();
     const seconds = (performance.now() - t0) / 1000;
-    const out: ReplaySummary = { lines: 0, matches: 0, bans: 0, seconds, jails: {} };
-    // a line counts once even when several jails read its file
-    const counted = new Set<number>();
-    for (const g of this.groups) {
-      if (counted.has(g.id)) continue;
-      counted.add(g.id);
-    }
+    // lines count once per chunk read, even when several jails share the file
+    const out: ReplaySummary = { lines: this.linesRead, matches: 0, bans: 0, seconds, jails: {} };
     for (const [name, c] of this.counters) {
       out.jails[name] = { ...c };
       out.matches += c.matches;
       out.bans += c.bans;
     }
-    out.lines = this.linesRead;
     return out;
   }
 
@@ -330,6 +326,17 @@ export class Daemon {
     if (this.opts.mode === 'run') this.log.notice('actions', `[${e.jail}] Unban ${fmt(e)}`);
     this.store?.recordUnban(e.jail, e.addr, e.prefix);
     void reason;
+  }
+
+  /** Write the store's queue now (it is written behind every 200 ms): a manual ban or unban
+   * the user saw confirmed must not be lost by a crash in that window. A failure is left to the
+   * write-behind retry. */
+  private flushStore(): void {
+    try {
+      this.store?.flush();
+    } catch (err) {
+      this.log.warn('store', `saving state failed, will retry: ${(err as Error).message}`);
+    }
   }
 
   private persist(): void {
