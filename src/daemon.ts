@@ -7,6 +7,7 @@ import type { Backend, BanChange, Chunk, JailConfig, JailRule, LogbanSettings } 
 import type { Logger } from './log.js';
 import { BanTable, type BanEntry, type JailPolicy } from './bans/ban-table.js';
 import { IgnoreList } from './bans/ignore-list.js';
+import { isDefaultFormula } from './bans/increment.js';
 import { MatcherPool } from './match/pool.js';
 import { compileFilter } from './match/compile.js';
 import { FilterRefused, builtinFilterDir } from './match/errors.js';
@@ -175,6 +176,10 @@ export class Daemon {
     const policies: JailPolicy[] = [];
     for (const j of this.jails) {
       const ignore = await IgnoreList.create(j, (msg) => this.log.warn('config', `[${j.name}] ${msg}`));
+      if (j.increment.enabled && j.increment.multipliers.length === 0 && !isDefaultFormula(j.increment.formula)) {
+        // fail2ban evaluates the formula as Python; we do not run configuration as code
+        this.log.warn('config', `[${j.name}] bantime.formula ${JSON.stringify(j.increment.formula)} is not evaluated; using the default formula (use bantime.multipliers for other growth)`);
+      }
       policies.push({
         name: j.name, maxretry: j.maxretry, findtime: j.findtime, bantime: j.bantime,
         increment: j.increment, ignore,
