@@ -1,0 +1,186 @@
+// Filter compiler: FilterDef (fail2ban regexes with tags) -> RE2 objects, prefilter literals and
+// a date detector factory. Compilation happens once per worker; the result is not cloneable.
+import RE2 from 're2';
+import type { FilterDef, Sourced } from '../types.js';
+import { DateDetector, DatePatternError, parseLogTimezone, type LogZone } from './dates.js';
+import { FilterInvalid, FilterRefused, builtinFilterDir } from './errors.js';
+import { requiredLiterals, type Requirement } from './literal.js';
+import { NotBatchable, parsePythonRegex, RegexRefusal, toRe2Source } from './pyregex.js';
+import { expandTags, groupNameOfTag } from './tags.js';
+
+export interface CompileOptions {
+  /** where logban's own filters live (for "use the built-in filter" hints) */
+  builtinDir?: string;
+}
+
+export interface CompiledRegex {
+  /** as written in the filter */
+  source: string;
+  file: string;
+  line: number;
+  re: RE2;
+  /** RE2 syntax, for messages and debugging */
+  re2Source: string;
+  /** `re` has plain groups: group i+1 holds groupNames[i] */
+  /** the same regex for a global search over many lines joined by '\n' (null: not possible) */
+  batch: RE2 | null;
+  literals: Requirement | null;
+  groupNames: string[];
+  /** alt_* group -> merged name */
+  altGroups: Array<[string, string]>;
+}
+
+/** Byte-level prefilter: a line is a candidate only if it contains one of `anyOf`. */
+export interface Gate {
+  anyOf: Buffer[];
+  /** search in the lower-cased chunk */
+  caseInsensitive: boolean;
+}
+
+export interface CompiledFilter {
+  def: FilterDef;
+  name: string;
+  prefregex?: CompiledRegex;
+  failregex: CompiledRegex[];
+  ignoreregex: CompiledRegex[];
+  multiline: boolean;
+  maxlines: number;
+  /** null: every line is a candidate */
+  gate: Gate | null;
+  zone: LogZone;
+  /** a fresh detector per source: it keeps per-log state */
+  newDateDetector(): DateDetector;
+}
+
+const FAILURE_ID_GROUPS = ['fid', 'ip4', 'ip6', 'dns', 'mlfid'];
+const COMPLEX_NAME = /^(alt_|tuple_)(.*?)(?:_\d+)?$/;
+
+function compileOne(def: FilterDef, s: Sourced, multiline: boolean, builtinDir: string): CompiledRegex {
+  const { regex } = expandTags(s.value, def.usedns);
+  if (regex.trim() === '') throw new FilterInvalid(`${s.file}:${s.line}: filter ${def.name}: empty regex`);
+  let parsed;
+  try {
+    parsed = parsePythonRegex(regex);
+  } catch (e) {
+    if (e instanceof RegexRefusal) {
+      if (/not supported/.test(e.reason)) throw new FilterRefused(s.file, s.line, e.construct, e.reason, def.name, builtinDir);
+      throw new FilterInvalid(`${s.file}:${s.line}: filter ${def.name}: invalid regex ${JSON.stringify(s.value)}: ${e.reason} (${JSON.stringify(e.construct)})`);
+    }
+    throw e;
+  }
+  const re2Source = toRe2Source(parsed, multiline ? 'm' : '');
+  let re: RE2;
+  try {
+    new RE2(re2Source); // the named form must be valid too: it is what messages show
+    re = new RE2(toRe2Source(parsed, multiline ? 'm' : '', 'indexed'));
+  } catch (e) {
+    throw new FilterRefused(s.file, s.line, s.value, `RE2 rejects it: ${(e as Error).message}`, def.name, builtinDir);
+  }
+  let batch: RE2 | null = null;
+  if (!multiline) {
+    try {
+      batch = new RE2(toRe2Source(parsed, '', 'batch'), 'g');
+    } catch (e) {
+      if (!(e instanceof NotBatchable || e instanceof SyntaxError)) throw e;
+    }
+  }
+  const altGroups: Array<[string, string]> = [];
+  for (const g of parsed.groupNames) {
+    const m = COMPLEX_NAME.exec(g);
+    if (m && m[1] === 'alt_') altGroups.push([g, groupNameOfTag(m[2])]);
+  }
+  altGroups.sort();
+  return {
+    source: s.value, file: s.file, line: s.line, re, re2Source, batch,
+    literals: requiredLiterals(parsed.alt), groupNames: parsed.groupNames, altGroups,
+  };
+}
+
+function gateOf(f: { prefregex?: CompiledRegex; failregex: CompiledRegex[] }): Gate | null {
+  // every failure needs the prefregex to match, so its literal alone decides
+  const reqs = f.prefregex?.literals ? [f.prefregex.literals] : f.failregex.map((r) => r.literals);
+  if (reqs.length === 0) return { anyOf: [], caseInsensitive: false }; // nothing can match
+  if (reqs.some((r) => r === null)) return null;
+  const ci = reqs.some((r) => r!.caseInsensitive);
+  const all = new Set<string>();
+  for (const r of reqs) for (const s of r!.anyOf) all.add(ci ? s.toLowerCase() : s);
+  // a shorter literal that is part of a longer one makes the longer one redundant
+  const list = [...all].filter((s) => ![...all].some((o) => o !== s && s.includes(o)));
+  return { anyOf: list.map((s) => Buffer.from(s, 'utf8')), caseInsensitive: ci };
+}
+
+/** Compiles a filter. Throws FilterRefused (RE2 cannot run it) or FilterInvalid (broken). */
+export function compileFilter(def: FilterDef, opts: CompileOptions = {}): CompiledFilter {
+  const builtinDir = opts.builtinDir ?? builtinFilterDir;
+  const maxlines = Math.max(1, Math.floor(def.maxlines || 1));
+  const multiline = maxlines > 1;
+  const prefregex = def.prefregex && def.prefregex.value.trim() ? compileOne(def, def.prefregex, multiline, builtinDir) : undefined;
+  const failregex = def.failregex.filter((s) => s.value.trim()).map((s) => compileOne(def, s, multiline, builtinDir));
+  const ignoreregex = def.ignoreregex.filter((s) => s.value.trim()).map((s) => compileOne(def, s, multiline, builtinDir));
+  const prefHasId = prefregex ? FAILURE_ID_GROUPS.some((g) => prefregex.groupNames.includes(g)) : false;
+  for (const r of failregex) {
+    if (!prefHasId && !FAILURE_ID_GROUPS.some((g) => r.groupNames.includes(g))) {
+      throw new FilterInvalid(`${r.file}:${r.line}: filter ${def.name}: failregex has no address or id (<HOST>, <ADDR>, <F-ID>...): ${JSON.stringify(r.source)}`);
+    }
+  }
+  let zone: LogZone;
+  const patterns = def.datepattern?.map((d) => d.value);
+  try {
+    zone = parseLogTimezone(def.logtimezone);
+    new DateDetector(patterns, zone); // validate once, here, with the file to blame
+  } catch (e) {
+    if (e instanceof DatePatternError) {
+      const at = def.datepattern?.[0];
+      throw new FilterInvalid(`${at ? `${at.file}:${at.line}` : def.file}: filter ${def.name}: ${e.message}`);
+    }
+    throw e;
+  }
+  return {
+    def, name: def.name, prefregex, failregex, ignoreregex, multiline, maxlines,
+    gate: gateOf({ prefregex, failregex }), zone,
+    newDateDetector: () => new DateDetector(patterns, zone),
+  };
+}
+
+// ---- matching a line (after its date was cut) -----------------------------------------------
+
+/** Named groups of one match, alt_* merged. Python's groupdict: absent groups are undefined. */
+export type Groups = Record<string, string | undefined>;
+
+export function groupsOf(r: CompiledRegex, m: RegExpExecArray): Groups {
+  const g: Groups = {};
+  const names = r.groupNames;
+  for (let i = 0; i < names.length; i++) g[names[i]] = m[i + 1];
+  for (const [from, to] of r.altGroups) if (g[from] && !g[to]) g[to] = g[from];
+  return g;
+}
+
+/** Does the text possibly match r (its literals occur)? `lower` is text lower-cased, lazily. */
+export function mayMatch(r: CompiledRegex, text: string, lower: () => string): boolean {
+  const req = r.literals;
+  if (!req) return true;
+  const hay = req.caseInsensitive ? lower() : text;
+  for (const s of req.anyOf) if (hay.includes(s)) return true;
+  return false;
+}
+
+/** Group names that are fail2ban internals, not user captures. */
+const INTERNAL = new Set(['ip4', 'ip6', 'dns', 'cidr', 'content', 'nofail', 'mlfid', 'mlfforget', 'mlfgained', 'mlfpending']);
+
+export function userCaptures(g: Groups): Record<string, string> | undefined {
+  let out: Record<string, string> | undefined;
+  for (const k in g) {
+    const v = g[k];
+    // an empty capture is left out: batch matching cannot tell it from a group that did not take part
+    if (!v || INTERNAL.has(k) || k.startsWith('skiplines') || k.startsWith('alt_')) continue;
+    (out ??= {})[k] = v;
+  }
+  return out;
+}
+
+/** The failure's address (or id): ip4, ip6, host name, then failure id; `/cidr` if captured. */
+export function hostOf(g: Groups): string | undefined {
+  const ip = g.ip4 || g.ip6;
+  if (ip) return g.cidr ? `${ip}/${g.cidr}` : ip;
+  return g.dns || g.fid || undefined;
+}

@@ -1,0 +1,122 @@
+// Required-literal extraction for the prefilter: from a parsed regex, a small set of strings of
+// which every match must contain at least one. A line that contains none of them cannot match,
+// so it is never decoded nor handed to RE2.
+import type { Alt, Node } from './pyregex.js';
+
+export interface Requirement {
+  /** any one of these must occur; lower-cased when caseInsensitive */
+  anyOf: string[];
+  caseInsensitive: boolean;
+}
+
+interface Req {
+  anyOf: string[];
+  ci: boolean;
+}
+
+const MAX_ALTERNATIVES = 8;
+
+/** Score: the shortest alternative decides how selective the requirement is. */
+function score(r: Req): number {
+  const min = Math.min(...r.anyOf.map((s) => s.length));
+  return min * 4 - r.anyOf.length + (r.ci ? -2 : 0);
+}
+
+function better(a: Req | null, b: Req | null): Req | null {
+  if (!a) return b;
+  if (!b) return a;
+  return score(b) > score(a) ? b : a;
+}
+
+// fail2ban cuts the date out of a line and joins what was left around it, so regexes often hold
+// `[]` or `()` where the date stood. Such text is not in the raw line: split literals there.
+const CUT_MARKS = ['[]', '()', '{}', '<>'];
+
+function splitAtCuts(s: string): string[] {
+  let parts = [s];
+  for (const mark of CUT_MARKS) {
+    parts = parts.flatMap((p) => {
+      const out: string[] = [];
+      let from = 0;
+      for (let i = p.indexOf(mark); i >= 0; i = p.indexOf(mark, i + 1)) {
+        out.push(p.slice(from, i + 1));
+        from = i + 1;
+      }
+      out.push(p.slice(from));
+      return out;
+    });
+  }
+  return parts;
+}
+
+function runReq(run: number[], ci: boolean): Req | null {
+  if (run.length === 0) return null;
+  let text = String.fromCodePoint(...run);
+  if (ci) {
+    // only ASCII folds the same way in the byte-level search as in RE2
+    if (!/^[\x00-\x7f]*$/.test(text)) return null;
+    text = text.toLowerCase();
+  }
+  let best: Req | null = null;
+  for (const part of splitAtCuts(text)) if (part.length) best = better(best, { anyOf: [part], ci });
+  return best;
+}
+
+function seqReq(items: Node[]): Req | null {
+  let best: Req | null = null;
+  let run: number[] = [];
+  let runCi = false;
+  const flush = (): void => {
+    best = better(best, runReq(run, runCi));
+    run = [];
+  };
+  for (const n of items) {
+    if (n.t === 'lit') {
+      if (run.length && n.ci !== runCi) flush();
+      runCi = n.ci;
+      run.push(n.cp);
+      continue;
+    }
+    if (n.t === 'assert') continue; // zero-width: the text on both sides is still adjacent
+    flush();
+    best = better(best, nodeReq(n));
+  }
+  flush();
+  return best;
+}
+
+function altReq(a: Alt): Req | null {
+  if (a.branches.length === 1) return seqReq(a.branches[0]);
+  const all: string[] = [];
+  let ci = false;
+  for (const b of a.branches) {
+    const r = seqReq(b);
+    if (!r) return null; // one branch needs no literal: the alternation requires nothing
+    ci ||= r.ci;
+    all.push(...r.anyOf);
+  }
+  if (ci) for (let i = 0; i < all.length; i++) all[i] = all[i].toLowerCase();
+  const uniq = [...new Set(all)];
+  if (uniq.length > MAX_ALTERNATIVES) return null;
+  return { anyOf: uniq, ci };
+}
+
+function nodeReq(n: Node): Req | null {
+  switch (n.t) {
+    case 'group':
+      return altReq(n.alt);
+    case 'repeat':
+      return n.min >= 1 ? nodeReq(n.node) : null;
+    case 'lit':
+      return runReq([n.cp], n.ci);
+    default:
+      return null;
+  }
+}
+
+/** The best requirement of a regex, or null when no literal is certain (every line is a candidate). */
+export function requiredLiterals(a: Alt): Requirement | null {
+  const r = altReq(a);
+  if (!r || r.anyOf.some((s) => s.length === 0)) return null;
+  return { anyOf: r.anyOf, caseInsensitive: r.ci };
+}

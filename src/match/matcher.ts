@@ -1,0 +1,221 @@
+// Applies one compiled filter to the lines of one source, as fail2ban's Filter.findFailure does:
+// prefregex (and its <F-CONTENT>), failregexes in order (first match wins), ignoreregex, the
+// multi-line buffer (maxlines, <SKIPLINES>) and the <F-MLFID> connection cache. The state that
+// must survive between chunks is plain data (FilterState), so a worker can hand it back.
+import { groupsOf, hostOf, mayMatch, userCaptures, type CompiledFilter, type Groups } from './compile.js';
+
+export interface MlfidEntry {
+  groups: Groups;
+  users: string[];
+  /** epoch seconds of the line that created it (entries expire after MLFID_TTL) */
+  time: number;
+}
+
+/** What must be carried from one chunk of a source to the next, per filter. Structured-clone safe. */
+export interface FilterState {
+  /** multi-line buffer: the lines (date cut out) still waiting to be part of a match */
+  lines: string[];
+  /** <F-MLFID> cache, oldest first */
+  mlfid: Array<[string, MlfidEntry]>;
+}
+
+export interface LineFailure {
+  /** failregex index */
+  regex: number;
+  host: string;
+  nofail: boolean;
+  captures?: Record<string, string>;
+}
+
+export interface LineVerdict {
+  failure?: LineFailure;
+  /** ignoreregex index when an ignoreregex cancelled a failregex match */
+  ignored?: number;
+  /** failregex index that matched (also set when the match produced no failure) */
+  matched?: number;
+}
+
+const MLFID_MAX = 100;
+const MLFID_TTL = 300;
+const NO_VERDICT: LineVerdict = Object.freeze({}) as LineVerdict;
+
+export class FilterRun {
+  private lines: string[];
+  private readonly mlfid: Map<string, MlfidEntry>;
+
+  constructor(
+    readonly filter: CompiledFilter,
+    state?: FilterState,
+  ) {
+    this.lines = state ? [...state.lines] : [];
+    this.mlfid = new Map(state?.mlfid ?? []);
+  }
+
+  state(): FilterState {
+    return { lines: [...this.lines], mlfid: [...this.mlfid] };
+  }
+
+  /** True when the run holds nothing worth carrying to the next chunk. */
+  get stateless(): boolean {
+    return this.lines.length === 0 && this.mlfid.size === 0;
+  }
+
+  /** One line whose date was cut out (`rest`), with its time (epoch seconds). */
+  processLine(rest: string, time: number): LineVerdict {
+    const f = this.filter;
+    let buf: string;
+    let lines: string[] | null = null;
+    if (f.multiline) {
+      this.lines.push(rest);
+      if (this.lines.length > f.maxlines) this.lines.splice(0, this.lines.length - f.maxlines);
+      lines = this.lines;
+      buf = lines.join('\n') + '\n';
+    } else buf = rest;
+
+    let pre: Groups | null = null;
+    if (f.prefregex) {
+      const m = f.prefregex.re.exec(buf);
+      if (!m) return NO_VERDICT;
+      pre = groupsOf(f.prefregex, m);
+      const content = pre.content;
+      delete pre.content;
+      if (content) {
+        buf = content;
+        if (lines) {
+          this.lines = [content];
+          lines = this.lines;
+          buf = content + '\n';
+        }
+      }
+    }
+
+    let lower: string | undefined;
+    const lowerOf = (): string => (lower ??= buf.toLowerCase());
+    for (let i = 0; i < f.failregex.length; i++) {
+      const r = f.failregex[i];
+      if (!mayMatch(r, buf, lowerOf)) continue;
+      const m = r.re.exec(buf);
+      if (!m) continue;
+      let groups = groupsOf(r, m);
+      let matchedLines: string[] | null = null;
+      if (lines) {
+        const split = splitMatch(buf, m, lines, groups);
+        matchedLines = split.matched;
+        this.lines = split.unmatched;
+      }
+      const ignored = this.ignoredBy(matchedLines ? matchedLines.join('\n') + '\n' : buf);
+      if (ignored >= 0) return { ignored, matched: i };
+      if (pre) groups = { ...pre, ...stripUndefined(groups) };
+      const mlfid = groups.mlfid;
+      if (mlfid !== undefined) {
+        groups = this.mergeFailure(mlfid, groups, time);
+        if (groups.nofail) return { matched: i };
+      }
+      const host = hostOf(groups);
+      if (host === undefined) {
+        if (mlfid !== undefined) groups.mlfpending = '1'; // waits for a later line with the address
+        return { matched: i };
+      }
+      return { matched: i, failure: { regex: i, host, nofail: !!groups.nofail, captures: userCaptures(groups) } };
+    }
+    return NO_VERDICT;
+  }
+
+  private ignoredBy(text: string): number {
+    const ig = this.filter.ignoreregex;
+    let lower: string | undefined;
+    const lowerOf = (): string => (lower ??= text.toLowerCase());
+    for (let i = 0; i < ig.length; i++) {
+      if (mayMatch(ig[i], text, lowerOf) && ig[i].re.test(text)) return i;
+    }
+    return -1;
+  }
+
+  // fail2ban's _mergeFailure: lines of one connection (same mlfid) add up to one failure;
+  // <F-NOFAIL>/<F-MLFGAINED> mark success, <F-MLFFORGET> ends the connection.
+  private mergeFailure(mlfid: string, fail: Groups, time: number): Groups {
+    for (const [k, e] of this.mlfid) {
+      if (e.time >= time - MLFID_TTL) break;
+      this.mlfid.delete(k);
+    }
+    const entry = this.mlfid.get(mlfid);
+    let flags = 0;
+    if (fail.mlfgained) {
+      flags |= 8 | 1;
+      if (!fail.nofail) fail.nofail = fail.mlfgained;
+    } else if (fail.nofail) flags |= 1;
+    if (fail.mlfforget !== undefined) {
+      if (fail.mlfforget) flags |= 2;
+      delete fail.mlfforget;
+    }
+    let users: string[] | undefined;
+    if (entry) {
+      const g = entry.groups;
+      if (fail.user !== undefined && !entry.users.includes(fail.user)) entry.users.push(fail.user);
+      users = entry.users;
+      if (g.nofail !== undefined) {
+        delete g.nofail;
+        flags |= 4;
+      }
+      if (g.mlfgained !== undefined) {
+        delete g.mlfgained;
+        flags |= 4;
+      }
+      if (flags & 8) delete g.mlfpending;
+      for (const k in fail) if (fail[k] !== undefined) g[k] = fail[k];
+      fail = g;
+      if (flags & 2) this.mlfid.delete(mlfid);
+    } else if (!(flags & 2)) {
+      users = fail.user !== undefined ? [fail.user] : [];
+      this.mlfid.set(mlfid, { groups: fail, users, time });
+      if (this.mlfid.size > MLFID_MAX) this.mlfid.delete(this.mlfid.keys().next().value as string);
+    }
+    const pending = fail.mlfpending;
+    delete fail.mlfpending;
+    if (pending || (users && users.length > 1)) {
+      // failures before, or several users tried: a later success does not clear them
+      delete fail.nofail;
+      delete fail.mlfgained;
+    }
+    return fail;
+  }
+}
+
+function stripUndefined(g: Groups): Groups {
+  const out: Groups = {};
+  for (const k in g) if (g[k] !== undefined) out[k] = g[k];
+  return out;
+}
+
+/** Lines of the buffer the match covers (minus <SKIPLINES>), and the ones it leaves. */
+function splitMatch(buf: string, m: RegExpExecArray, lines: string[], groups: Groups): { matched: string[]; unmatched: string[] } {
+  const start = buf.lastIndexOf('\n', m.index) + 1;
+  const endNl = buf.indexOf('\n', Math.max(m.index, m.index + m[0].length - 1));
+  const end = endNl < 0 ? buf.length : endNl + 1;
+  const c1 = countNl(buf, 0, start);
+  const c2 = countNl(buf, 0, end);
+  const matched = lines.slice(c1, c2);
+  const unmatched = lines.slice(0, c1);
+  const skipped: string[] = [];
+  for (let n = 0; groups[`skiplines${n}`] !== undefined || `skiplines${n}` in groups; n++) {
+    const s = groups[`skiplines${n}`];
+    if (s) skipped.push(...s.split('\n').filter((x, i, a) => i < a.length - 1 || x !== ''));
+  }
+  let from = 0;
+  for (const s of skipped) {
+    const at = matched.indexOf(s, from);
+    if (at >= 0) {
+      unmatched.push(...matched.splice(at, 1));
+      from = at;
+    }
+  }
+  unmatched.push(...lines.slice(c2));
+  return { matched, unmatched };
+}
+
+function countNl(s: string, from: number, to: number): number {
+  let n = 0;
+  for (let i = s.indexOf('\n', from); i >= 0 && i < to; i = s.indexOf('\n', i + 1)) n++;
+  return n;
+}
+

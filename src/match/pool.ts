@@ -1,0 +1,89 @@
+// Worker pool for matching: one worker per core, chunks transferred (not copied) to workers.
+import { availableParallelism } from 'node:os';
+import { Piscina } from 'piscina';
+import type { FilterDef } from '../types.js';
+import { compileFilter } from './compile.js';
+import { DEFAULT_MAX_LINE_LENGTH, isStatefulFilter, type ChunkResult, type MatchState } from './chunk.js';
+import type { MatchTask } from './worker.js';
+
+export interface PoolGroup {
+  id: number;
+  filters: FilterDef[];
+}
+
+export interface MatcherPoolOptions {
+  /** worker threads; 0 or undefined = one per core */
+  threads?: number;
+  maxLineLength?: number;
+}
+
+export class MatcherPool {
+  private readonly piscina: Piscina;
+  private readonly maxLineLength: number;
+  private version = 0;
+  private groups = new Map<number, { filters: FilterDef[]; stateful: boolean }>();
+
+  constructor(opts: MatcherPoolOptions = {}) {
+    const threads = opts.threads && opts.threads > 0 ? opts.threads : availableParallelism();
+    this.maxLineLength = opts.maxLineLength ?? DEFAULT_MAX_LINE_LENGTH;
+    this.piscina = new Piscina({
+      // resolves next to this file: dist/src/match/worker.js at run time
+      filename: new URL('./worker.js', import.meta.url).href,
+      minThreads: threads,
+      maxThreads: threads,
+      idleTimeout: 2 ** 31 - 1,
+    });
+  }
+
+  get threads(): number {
+    return this.piscina.maxThreads;
+  }
+
+  /** Replaces the groups. Compiles each filter here once, so a bad filter throws now (with its
+   * file and line) rather than in a worker; workers compile lazily on their first chunk. */
+  setGroups(groups: PoolGroup[]): void {
+    const next = new Map<number, { filters: FilterDef[]; stateful: boolean }>();
+    for (const g of groups) {
+      const compiled = g.filters.map((d) => compileFilter(d));
+      next.set(g.id, { filters: g.filters, stateful: compiled.some(isStatefulFilter) });
+    }
+    this.groups = next;
+    this.version++;
+  }
+
+  /** True when the group's chunks must be matched one after the other, passing `state` along. */
+  isStateful(groupId: number): boolean {
+    return this.group(groupId).stateful;
+  }
+
+  private group(groupId: number): { filters: FilterDef[]; stateful: boolean } {
+    const g = this.groups.get(groupId);
+    if (!g) throw new Error(`matcher pool: unknown group ${groupId}`);
+    return g;
+  }
+
+  /** Matches a chunk of whole lines. The chunk's memory is transferred to the worker: do not
+   * use `chunk` after calling (unless it was a slice of a shared buffer, which is copied). */
+  match(groupId: number, chunk: Buffer, arrival: number, state?: MatchState): Promise<ChunkResult> {
+    const g = this.group(groupId);
+    let ab: ArrayBuffer;
+    let byteOffset = chunk.byteOffset;
+    const whole = chunk.buffer instanceof ArrayBuffer && chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength;
+    if (whole) ab = chunk.buffer as ArrayBuffer;
+    else {
+      // a slice of Node's shared pool (or of a bigger buffer): transferring would take it all
+      ab = new ArrayBuffer(chunk.byteLength);
+      new Uint8Array(ab).set(chunk);
+      byteOffset = 0;
+    }
+    const task: MatchTask = {
+      version: this.version, groupId, filters: g.filters, chunk: ab, byteOffset,
+      byteLength: chunk.byteLength, arrival, state, maxLineLength: this.maxLineLength,
+    };
+    return this.piscina.run(task, { transferList: [ab] }) as Promise<ChunkResult>;
+  }
+
+  async close(): Promise<void> {
+    await this.piscina.destroy();
+  }
+}

@@ -1,0 +1,108 @@
+import t from 'tap';
+import { compileFilter } from '../../src/match/compile.js';
+import { CompiledGroup, type ChunkResult, type MatchState } from '../../src/match/chunk.js';
+import { filterDef } from './filter-def.js';
+
+const ARRIVAL = Date.UTC(2024, 5, 15, 12, 0, 0) / 1000;
+const opts = { maxLineLength: 200 };
+const XMLRPC = '^<HOST>.*"POST /xmlrpc.php HTTP/1.0';
+const apache = (ip: string, req: string, sec = 1) => `${ip} - - [15/Jun/2024:11:00:0${sec} +0000] "${req}" 200 1 "-" "ua"`;
+
+function group(...defs: Parameters<typeof compileFilter>[0][]): CompiledGroup {
+  return new CompiledGroup(defs.map((d) => compileFilter(d)));
+}
+
+t.test('apache flood: only matching lines become events, with their own time', async (t) => {
+  const g = group(filterDef(XMLRPC));
+  const text = [
+    apache('192.0.2.1', 'POST /xmlrpc.php HTTP/1.0', 1),
+    apache('192.0.2.2', 'GET / HTTP/1.1', 2),
+    apache('2001:db8::7', 'POST /xmlrpc.php HTTP/1.0', 3),
+  ].join('\n') + '\n';
+  const r = g.process(Buffer.from(text), ARRIVAL, undefined, opts);
+  t.equal(r.lines, 3);
+  t.same(r.events, [
+    { jail: 0, host: '192.0.2.1', time: Date.UTC(2024, 5, 15, 11, 0, 1) / 1000 },
+    { jail: 0, host: '2001:db8::7', time: Date.UTC(2024, 5, 15, 11, 0, 3) / 1000 },
+  ]);
+  t.same(r.matchesPerJail, [2]);
+  t.equal(r.state, undefined, 'a single-line filter carries no state');
+});
+
+t.test('several jails on one source each get their events; ignoreregex counts', async (t) => {
+  const g = group(
+    filterDef(XMLRPC, { ignoreregex: [{ value: '^192\\.0\\.2\\.9 ', file: 'x', line: 1 }] }),
+    filterDef('^<HOST> .*"GET /wp-login\\.php'),
+  );
+  const text = [
+    apache('192.0.2.1', 'POST /xmlrpc.php HTTP/1.0'),
+    apache('192.0.2.9', 'POST /xmlrpc.php HTTP/1.0'),
+    apache('198.51.100.4', 'GET /wp-login.php HTTP/1.1'),
+  ].join('\n') + '\n';
+  const r = g.process(Buffer.from(text), ARRIVAL, undefined, opts);
+  t.same(r.events.map((e) => [e.jail, e.host]), [[0, '192.0.2.1'], [1, '198.51.100.4']]);
+  t.same(r.matchesPerJail, [1, 1]);
+  t.same(r.ignoredPerJail, [1, 0]);
+});
+
+t.test('hostile bytes are skipped and counted, never fatal', async (t) => {
+  const g = group(filterDef(XMLRPC));
+  const good = apache('192.0.2.1', 'POST /xmlrpc.php HTTP/1.0');
+  const parts = [
+    Buffer.from(good + '\n'),
+    Buffer.from(apache('192.0.2.2', 'POST /xmlrpc.php HTTP/1.0').replace('- -', '-\0-') + '\n'), // NUL, candidate
+    Buffer.concat([Buffer.from('192.0.2.3 \xff\xfe "POST /xmlrpc.php HTTP/1.0', 'latin1'), Buffer.from('\n')]), // invalid UTF-8
+    Buffer.from('garbage \0 not a candidate\n'),
+    Buffer.from('192.0.2.4 ' + 'A'.repeat(300) + ' "POST /xmlrpc.php HTTP/1.0\n'), // over maxLineLength
+    Buffer.from('x'.repeat(500) + '\n'), // long, not a candidate
+    Buffer.from(apache('192.0.2.5', 'POST /xmlrpc.php HTTP/1.0') + '\r\n'), // CRLF
+    Buffer.from('\n\n'),
+    Buffer.from(apache('192.0.2.6', 'POST /xmlrpc.php HTTP/1.0')), // last line without newline
+  ];
+  const r = g.process(Buffer.concat(parts), ARRIVAL, undefined, opts);
+  t.same(r.events.map((e) => e.host), ['192.0.2.1', '192.0.2.5', '192.0.2.6']);
+  t.equal(r.badLines, 3);
+  t.equal(r.cutLines, 2);
+  t.equal(r.lines, 10);
+  const empty = g.process(Buffer.alloc(0), ARRIVAL, undefined, opts);
+  t.same([empty.lines, empty.events.length], [0, 0]);
+});
+
+t.test('lines without a date get the arrival time; case-insensitive filters work on bytes', async (t) => {
+  const g = group(filterDef('(?i)^LOGIN FAILED from <HOST>$'));
+  const r = g.process(Buffer.from('login failed from 192.0.2.1\nLogin Failed From 192.0.2.2\nlogin ok from 192.0.2.3\n'), ARRIVAL, undefined, opts);
+  t.same(r.events, [{ jail: 0, host: '192.0.2.1', time: ARRIVAL }, { jail: 0, host: '192.0.2.2', time: ARRIVAL }]);
+});
+
+t.test('multi-line filter: buffer carried across chunks through the returned state', async (t) => {
+  const g = group(filterDef('^login from <HOST><SKIPLINES>failed for <F-USER>\\w+</F-USER>$', { maxlines: 3 }));
+  t.ok(g.stateful);
+  const r1 = g.process(Buffer.from('login from 192.0.2.1\nnoise\n'), ARRIVAL, undefined, opts);
+  t.same(r1.events, []);
+  t.ok(r1.state, 'the waiting lines come back as state');
+  const state = structuredClone(r1.state) as MatchState; // crosses a thread boundary in the pool
+  const r2: ChunkResult = g.process(Buffer.from('failed for bob\nfailed for eve\n'), ARRIVAL, state, opts);
+  t.same(r2.events.map((e) => [e.host, e.captures?.user]), [['192.0.2.1', 'bob']]);
+  const r3 = g.process(Buffer.from('failed for bob\n'), ARRIVAL, undefined, opts);
+  t.same(r3.events, [], 'without the state the first line is missing');
+  // maxlines bounds the buffer: too many lines between the two parts, no match
+  const far = g.process(Buffer.from('login from 192.0.2.1\na\nb\nc\nfailed for bob\n'), ARRIVAL, undefined, opts);
+  t.same(far.events, []);
+});
+
+t.test('<F-MLFID>: a connection id ties lines together, across chunks', async (t) => {
+  const g = group(filterDef([
+    '^conn <F-MLFID>\\d+</F-MLFID>: user <F-USER>\\w+</F-USER>$',
+    '^conn <F-MLFID>\\d+</F-MLFID>: auth failed from <HOST>$',
+    '^conn <F-MLFID>\\d+</F-MLFID>: <F-NOFAIL>authenticated</F-NOFAIL> from <HOST>$',
+  ]));
+  t.ok(g.stateful);
+  const r1 = g.process(Buffer.from('conn 7: user bob\n'), ARRIVAL, undefined, opts);
+  t.same(r1.events, []);
+  const r2 = g.process(Buffer.from('conn 7: auth failed from 192.0.2.7\nconn 8: authenticated from 192.0.2.8\n'), ARRIVAL, r1.state, opts);
+  t.same(r2.events, [{ jail: 0, host: '192.0.2.7', time: ARRIVAL, captures: { user: 'bob' } }], 'a success alone is no failure');
+  // as in fail2ban, a line of the connection that was waiting for an address makes a later
+  // success count as a failure
+  const r3 = g.process(Buffer.from('conn 9: user eve\nconn 9: authenticated from 192.0.2.9\n'), ARRIVAL, undefined, opts);
+  t.same(r3.events.map((e) => e.host), ['192.0.2.9']);
+});
