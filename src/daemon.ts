@@ -12,6 +12,7 @@ import { MatcherPool } from './match/pool.js';
 import { compileFilter } from './match/compile.js';
 import { FilterRefused, builtinFilterDir } from './match/errors.js';
 import { ChangeBatcher } from './backends/batcher.js';
+import { XdpBackend } from './backends/xdp.js';
 import { Metrics } from './metrics/registry.js';
 import { MetricsServer } from './metrics/http-server.js';
 import { ControlServer } from './control/server.js';
@@ -127,6 +128,8 @@ export class Daemon {
       : selectBackend(settings, this.log);
     const m = this.metrics;
     const backendName = this.backend.name;
+    const xdp = this.backend;
+    if (xdp instanceof XdpBackend) m.setXdpSource(() => xdp.droppedCounters());
     this.batcher = new ChangeBatcher(this.backend, {
       windowMs: settings.batchWindowMs,
       maxChanges: settings.batchMaxChanges,

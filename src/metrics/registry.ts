@@ -28,11 +28,35 @@ export class Metrics {
   readonly repairs = this.counter('logban_reconcile_repairs_total', 'Times the kernel state was found missing and re-applied.', []);
   readonly invalidHosts = this.counter('logban_invalid_hosts_total', 'Matches whose host was not a valid address, per jail.', ['jail']);
   readonly ignored = this.counter('logban_ignored_total', 'Failures from ignored addresses (ignoreip/ignoreself), per jail.', ['jail']);
-  readonly xdpPackets = this.counter('logban_xdp_dropped_packets_total', 'Packets dropped by the XDP program.', []);
-  readonly xdpBytes = this.counter('logban_xdp_dropped_bytes_total', 'Bytes dropped by the XDP program.', []);
+  // XDP counts in a pinned per-CPU map (it survives restarts); read at scrape time
+  private xdpSource: (() => Promise<{ packets: bigint; bytes: bigint }>) | null = null;
+  private xdpLast: { packets: bigint; bytes: bigint } | null = null;
+  readonly xdpPackets = this.xdpCounter('logban_xdp_dropped_packets_total', 'Packets dropped by the XDP program.', 'packets');
+  readonly xdpBytes = this.xdpCounter('logban_xdp_dropped_bytes_total', 'Bytes dropped by the XDP program.', 'bytes');
 
   constructor() {
     client.collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** Where the XDP drop counters come from (the XDP backend), or null. */
+  setXdpSource(src: (() => Promise<{ packets: bigint; bytes: bigint }>) | null): void {
+    this.xdpSource = src;
+  }
+
+  private xdpCounter(name: string, help: string, field: 'packets' | 'bytes'): client.Counter {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    const metrics = this;
+    return new client.Counter({
+      name, help, registers: [this.registry],
+      async collect() {
+        if (!metrics.xdpSource) return;
+        if (field === 'packets') metrics.xdpLast = await metrics.xdpSource().catch(() => metrics.xdpLast);
+        const v = metrics.xdpLast?.[field];
+        if (v === undefined) return;
+        this.reset();
+        this.inc(Number(v));
+      },
+    });
   }
 
   private counter<L extends string>(name: string, help: string, labelNames: L[]): client.Counter<L> {
