@@ -10,6 +10,7 @@
 #include <linux/bpf.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -270,6 +271,63 @@ static napi_value map_id(napi_env env, napi_callback_info info)
 	return make_u32(env, mi.id);
 }
 
+// keys(fd, keySize): Buffer — every key of the map, concatenated (BPF_MAP_GET_NEXT_KEY walk).
+// Used once at start to find entries that no ban claims any more. Were a key deleted during the
+// walk, the kernel would restart from the first key and keys could repeat: treat it as a set.
+static napi_value keys(napi_env env, napi_callback_info info)
+{
+	size_t argc = 2;
+	napi_value argv[2];
+	int32_t fd;
+	uint32_t ksz;
+	CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+	CHECK(napi_get_value_int32(env, argv[0], &fd));
+	CHECK(napi_get_value_uint32(env, argv[1], &ksz));
+	if (ksz == 0 || ksz > 64) {
+		napi_throw_range_error(env, NULL, "keys: bad key size");
+		return NULL;
+	}
+	size_t cap = 1024, n = 0;
+	uint8_t *all = malloc(cap * ksz);
+	if (!all)
+		return throw_errno(env, "keys", ENOMEM);
+	union bpf_attr attr;
+	for (;;) {
+		memset(&attr, 0, sizeof attr);
+		attr.map_fd = fd;
+		// NULL key: the first key; otherwise the key after the last one collected
+		attr.key = n == 0 ? 0 : (uint64_t)(uintptr_t)(all + (n - 1) * ksz);
+		if (n == cap) {
+			uint8_t *grown = realloc(all, cap * 2 * ksz);
+			if (!grown) {
+				free(all);
+				return throw_errno(env, "keys", ENOMEM);
+			}
+			all = grown;
+			cap *= 2;
+			attr.key = (uint64_t)(uintptr_t)(all + (n - 1) * ksz);
+		}
+		attr.next_key = (uint64_t)(uintptr_t)(all + n * ksz);
+		if (sys_bpf(BPF_MAP_GET_NEXT_KEY, &attr) < 0) {
+			int err = errno;
+			if (err == ENOENT)
+				break;
+			free(all);
+			return throw_errno(env, "BPF_MAP_GET_NEXT_KEY", err);
+		}
+		n++;
+	}
+	napi_value buf;
+	void *out;
+	napi_status st = napi_create_buffer_copy(env, n * ksz, all, &out, &buf);
+	free(all);
+	if (st != napi_ok) {
+		napi_throw_error(env, NULL, "keys: cannot allocate the result");
+		return NULL;
+	}
+	return buf;
+}
+
 static napi_value init(napi_env env, napi_value exports)
 {
 	napi_property_descriptor props[] = {
@@ -279,6 +337,7 @@ static napi_value init(napi_env env, napi_value exports)
 		{ "deleteMany", NULL, delete_many, NULL, NULL, NULL, napi_enumerable, NULL },
 		{ "lookup", NULL, lookup, NULL, NULL, NULL, napi_enumerable, NULL },
 		{ "mapId", NULL, map_id, NULL, NULL, NULL, napi_enumerable, NULL },
+		{ "keys", NULL, keys, NULL, NULL, NULL, napi_enumerable, NULL },
 	};
 	napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
 	return exports;

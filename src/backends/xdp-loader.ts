@@ -116,6 +116,36 @@ export async function loadProgram(objectPath: string, pinDir: string): Promise<s
   return progPin;
 }
 
+/**
+ * Pin into pinDir the maps of logban's program still attached to one of the interfaces, when
+ * pinDir lacks them. The kernel keeps an attached program (and so its maps: bans and drop
+ * counters) after the daemon is gone, but not always its pins: a bpffs that the daemon mounted
+ * in the private mount namespace of `ip netns exec` (or of a container) vanishes with it.
+ * Adopting the maps lets a restart go on dropping without a gap and keep the counters.
+ * Returns the interface whose program's maps were adopted, or null when there was none.
+ */
+export async function adoptAttachedMaps(pinDir: string, interfaces: readonly string[], netns?: string): Promise<string | null> {
+  if (pinnedMaps(pinDir).length === MAP_NAMES.length) return null;
+  for (const iface of interfaces) {
+    const a = await xdpAttachment(iface, netns);
+    if (a.progName !== PROGRAM_NAME || a.progId === undefined) continue;
+    const prog = JSON.parse((await mustRun('reading the attached XDP program', 'bpftool', ['-j', 'prog', 'show', 'id', String(a.progId)])).stdout) as { map_ids?: number[] };
+    const ids = new Map<string, number>();
+    for (const id of prog.map_ids ?? []) {
+      const r = await runCommand('bpftool', ['-j', 'map', 'show', 'id', String(id)]);
+      if (r.code === 0) ids.set((JSON.parse(r.stdout) as { name?: string }).name ?? '', id);
+    }
+    if (!MAP_NAMES.every((m) => ids.has(m))) continue; // an older program of another layout
+    for (const m of MAP_NAMES) {
+      const pin = path.join(pinDir, m);
+      await fsp.rm(pin, { force: true });
+      await mustRun('adopting the attached program\'s maps', 'bpftool', ['map', 'pin', 'id', String(ids.get(m)), pin]);
+    }
+    return iface;
+  }
+  return null;
+}
+
 /** Replace <pinDir>/prog by the newly loaded program's pin. */
 export async function installProgramPin(pinDir: string, newPin: string): Promise<void> {
   const finalPin = path.join(pinDir, PROGRAM_PIN);

@@ -12,6 +12,7 @@ import {
   MAP_NAMES,
   PROGRAM_NAME,
   PROGRAM_PIN,
+  adoptAttachedMaps,
   attachProgram,
   defaultObjectPath,
   defaultPinDir,
@@ -145,6 +146,8 @@ export class XdpBackend implements Backend {
     this.addon ??= loadBpfAddon();
 
     await ensurePinDir(this.pinDir, this.opts.log);
+    const adoptedFrom = await adoptAttachedMaps(this.pinDir, this.opts.interfaces, this.opts.netns);
+    if (adoptedFrom) this.opts.log(`xdp: maps adopted from the program still attached to ${adoptedFrom} (their pins were gone)`);
     const reused = pinnedMaps(this.pinDir).length === MAP_NAMES.length;
     const newPin = await loadProgram(this.objectPath, this.pinDir);
     try {
@@ -239,6 +242,46 @@ export class XdpBackend implements Backend {
     }
     this.owners.set(id, rest.length === 1 ? rest[0]! : rest);
     return false;
+  }
+
+  /**
+   * Delete the map entries that no ban of this process claims. Call once at start, after the
+   * store's active bans were applied: maps reused from an earlier run have no timeouts, so a ban
+   * that ended while no daemon ran (or that an earlier run never saw lifted) would otherwise
+   * drop its address for ever. Returns how many entries were removed.
+   */
+  pruneUnclaimed(): number {
+    const addon = this.addon;
+    if (!addon || this.fds.size === 0) throw new Error('xdp backend: pruneUnclaimed() before start()');
+    const claimed: Array<Set<string>> = SLOTS.map(() => new Set());
+    for (const id of this.owners.keys()) {
+      const slash = id.indexOf('/');
+      const addr = slash === -1 ? id : id.slice(0, slash);
+      const family: Family = addr.includes(':') ? 6 : 4;
+      const c: BanChange = { op: 'ban', jail: '', addr, family, prefix: slash === -1 ? undefined : Number(id.slice(slash + 1)), timeout: -1 };
+      const si = slotIndex(c);
+      const key = Buffer.alloc(KEY_SIZE[SLOTS[si]!]);
+      if (encodeKey(c, si, key, 0)) claimed[si]!.add(key.toString('hex'));
+    }
+    let removed = 0;
+    for (let si = 0; si < SLOTS.length; si++) {
+      const size = KEY_SIZE[SLOTS[si]!];
+      const fd = this.fds.get(SLOT_MAP[SLOTS[si]!])!.fd;
+      try {
+        const keys = addon.keys(fd, size);
+        const stale: Buffer[] = [];
+        for (let off = 0; off < keys.length; off += size) {
+          const key = keys.subarray(off, off + size);
+          if (!claimed[si]!.has(key.toString('hex'))) stale.push(key);
+        }
+        if (stale.length > 0) removed += addon.deleteMany(fd, Buffer.concat(stale), size);
+      } catch (err) {
+        // a stale entry is a lesser harm than a daemon that does not start
+        this.opts.log(`xdp: could not clear stale entries of ${SLOT_MAP[SLOTS[si]!]}: ${(err as Error).message}`);
+      }
+    }
+    if (removed > 0) this.opts.log(`xdp: removed ${removed} map entr${removed === 1 ? 'y' : 'ies'} that no active ban claims (ended while logban was not running)`);
+    return removed;
   }
 
   /** True when every map pin still names the map we hold and our program is on every interface. */

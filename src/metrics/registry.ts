@@ -28,9 +28,11 @@ export class Metrics {
   readonly repairs = this.counter('logban_reconcile_repairs_total', 'Times the kernel state was found missing and re-applied.', []);
   readonly invalidHosts = this.counter('logban_invalid_hosts_total', 'Matches whose host was not a valid address, per jail.', ['jail']);
   readonly ignored = this.counter('logban_ignored_total', 'Failures from ignored addresses (ignoreip/ignoreself), per jail.', ['jail']);
-  // XDP counts in a pinned per-CPU map (it survives restarts); read at scrape time
+  // XDP counts in a pinned per-CPU map (it survives restarts); read at scrape time. prom-client
+  // collects both counters concurrently, so they share one read: packets and bytes agree.
   private xdpSource: (() => Promise<{ packets: bigint; bytes: bigint }>) | null = null;
   private xdpLast: { packets: bigint; bytes: bigint } | null = null;
+  private xdpRead: Promise<{ packets: bigint; bytes: bigint } | null> | null = null;
   readonly xdpPackets = this.xdpCounter('logban_xdp_dropped_packets_total', 'Packets dropped by the XDP program.', 'packets');
   readonly xdpBytes = this.xdpCounter('logban_xdp_dropped_bytes_total', 'Bytes dropped by the XDP program.', 'bytes');
 
@@ -43,6 +45,16 @@ export class Metrics {
     this.xdpSource = src;
   }
 
+  /** One read of the XDP counters per scrape, shared by the counters collected meanwhile. */
+  private readXdp(): Promise<{ packets: bigint; bytes: bigint } | null> {
+    const src = this.xdpSource;
+    if (!src) return Promise.resolve(this.xdpLast);
+    this.xdpRead ??= src()
+      .then((v) => (this.xdpLast = v), () => this.xdpLast)
+      .finally(() => (this.xdpRead = null));
+    return this.xdpRead;
+  }
+
   private xdpCounter(name: string, help: string, field: 'packets' | 'bytes'): client.Counter {
     // eslint-disable-next-line @typescript-eslint/no-this-alias
     const metrics = this;
@@ -50,8 +62,7 @@ export class Metrics {
       name, help, registers: [this.registry],
       async collect() {
         if (!metrics.xdpSource) return;
-        if (field === 'packets') metrics.xdpLast = await metrics.xdpSource().catch(() => metrics.xdpLast);
-        const v = metrics.xdpLast?.[field];
+        const v = (await metrics.readXdp())?.[field];
         if (v === undefined) return;
         this.reset();
         this.inc(Number(v));

@@ -20,6 +20,8 @@ export interface BpfAddon {
   lookup(fd: number, key: Buffer, valueSize: number): Buffer | null;
   /** kernel id of the map behind fd */
   mapId(fd: number): number;
+  /** every key of the map, concatenated (keySize bytes each) */
+  keys(fd: number, keySize: number): Buffer;
 }
 
 /** The compiled addon, relative to the repository root (dist/src/backends/bpf -> 4 levels up). */
