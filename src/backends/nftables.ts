@@ -10,7 +10,7 @@
 // `add` of the same element in the same transaction: the pair always succeeds and leaves the
 // element absent.
 import { UserError } from '../errors.js';
-import { familyBits, formatAddress, parseAddress } from '../net/address.js';
+import { familyBits, formatAddress, ipv4ToInt, parseAddress } from '../net/address.js';
 import type { Backend, BanChange, JailRule } from '../types.js';
 import { NetBanSet, type NetDiff, type NetPiece } from './nft-prefixes.js';
 import {
@@ -58,6 +58,8 @@ export class NftBackend implements Backend {
   private readonly family: string;
   private readonly session: NftSession | null;
   private readonly sessionMaxBytes: number;
+  /** address sets whose names nft's text grammar accepts (see probeTextNames) */
+  private readonly textSets = new Set<string>();
   private sets = new Map<string, JailSet[]>();
   /** network bans per interval set name */
   private readonly netSets = new Map<string, NetBanSet>();
@@ -133,9 +135,26 @@ export class NftBackend implements Backend {
       ns.resetInstalled(pieces);
       this.netSets.set(name, ns);
     }
+    await this.probeTextNames();
     const removed = existing.sets.filter((n) => !wanted.has(n));
     this.opts.log(`nftables: table ${this.family} ${this.opts.table} ready: ${jails.length} jail(s), ${wanted.size} set(s)` +
       (removed.length > 0 ? `, removed sets ${removed.join(', ')}` : ''));
+  }
+
+  /** Which address sets bulk text batches may name: `nft -c` (check only, nothing committed)
+   * parses an element add per set; a table or set name that is an nft keyword fails it, and
+   * those sets keep using JSON. */
+  private async probeTextNames(): Promise<void> {
+    this.textSets.clear();
+    const sets = [...this.sets.values()].flat().filter((s) => s.kind === 'address');
+    if (sets.length === 0) return;
+    const text = sets.map((s) => `add element ${this.family} ${this.opts.table} ${s.name} { ${s.sentinel} }`).join('\n') + '\n';
+    try {
+      await runNft(this.inv, ['-c', '-f', '-'], text);
+      for (const s of sets) this.textSets.add(s.name);
+    } catch {
+      this.opts.log(`nftables: table or set names are nft keywords; bulk batches use JSON`);
+    }
   }
 
   async apply(changes: readonly BanChange[]): Promise<void> {
@@ -148,7 +167,7 @@ export class NftBackend implements Backend {
     }
     // single-address elements as JSON text: this path carries up to millions of elements, and
     // a validated canonical address needs no escaping
-    const bans = new Map<string, string[]>();
+    const bans = new Map<string, BanElems>();
     const unbans = new Map<string, string[]>();
     const netTouched = new Set<string>();
     const rejected: string[] = [];
@@ -161,7 +180,10 @@ export class NftBackend implements Backend {
           if (c.op === 'ban') rejected.push(`${formatAddress(c)} (no jail "${jail}" in nftables)`);
           continue;
         }
-        const a = parseAddress(formatAddress(c));
+        // a plain IPv4 address is canonical exactly when the strict dotted-quad parser takes it
+        const a = c.family === 4 && c.prefix === undefined
+          ? (ipv4ToInt(c.addr) >= 0 ? { addr: c.addr, family: 4 as const, prefix: undefined } : null)
+          : parseAddress(formatAddress(c));
         if (!a || a.family !== c.family || a.addr !== c.addr || a.prefix !== c.prefix) {
           rejected.push(`${JSON.stringify(formatAddress(c))} (not a canonical IPv${c.family} address)`);
           continue;
@@ -177,8 +199,7 @@ export class NftBackend implements Backend {
         } else if (a.addr === set.sentinel) {
           continue; // never touch the sentinel
         } else if (c.op === 'ban') {
-          const t = clampTimeout(c.timeout);
-          push(bans, set.name, t === null ? `"${a.addr}"` : `{"elem":{"val":"${a.addr}","timeout":${t},"expires":${t}}}`);
+          pushBan(bans, set.name, a.addr, clampTimeout(c.timeout));
         } else {
           push(unbans, set.name, `"${a.addr}"`);
         }
@@ -198,8 +219,23 @@ export class NftBackend implements Backend {
     const elementCmd = (op: string, name: string, elems: string[]): string =>
       `{"${op}":{"element":{${ref},"name":${JSON.stringify(name)},"elem":[${elems.join(',')}]}}}`;
     if (bans.size > 0) {
-      const cmds = [...bans].map(([name, elems]) => elementCmd('add', name, elems));
-      await attempt(() => this.transactionText(`{"nftables":[${cmds.join(',')}]}`));
+      let count = 0;
+      for (const b of bans.values()) count += b.addrs.length;
+      // Bulk batches go to a fresh nft as text: nft parses its own syntax ~30% faster than JSON
+      // (measured: 100,000 elements 1.0 s text vs 1.3 s JSON). Only for names nft's text
+      // grammar accepts (probed at start); every address is validated and canonical.
+      const useText = count * 60 > this.sessionMaxBytes && [...bans.keys()].every((n) => this.textSets.has(n));
+      if (useText) {
+        const lines = [...bans].map(([name, b]) => `add element ${this.family} ${this.opts.table} ${name} { ${banText(b)} }`);
+        await attempt(async () => {
+          this.stats.transactions++;
+          this.stats.processes++;
+          await runNft(this.inv, ['-f', '-'], lines.join('\n') + '\n');
+        });
+      } else {
+        const cmds = [...bans].map(([name, b]) => elementCmd('add', name, banJson(b)));
+        await attempt(() => this.transactionText(`{"nftables":[${cmds.join(',')}]}`));
+      }
     }
     if (netTouched.size > 0) await attempt(() => this.applyNetDiffs([...netTouched]));
     if (unbans.size > 0) {
@@ -344,6 +380,34 @@ function rebuildNetSet(t: { family: string; table: string }, name: string, ns: N
   const elem = pieces.map((p) => elementJson(p.addr, p.prefix === bits ? undefined : p.prefix,
     p.expiresAt === Infinity ? null : clampTimeout(Math.ceil((p.expiresAt - now) / 1000))));
   return [{ flush: { set: { ...t, name } } }, { add: { element: { ...t, name, elem } } }];
+}
+
+/** Host bans of one set, as parallel arrays (timeout null = permanent). */
+interface BanElems {
+  addrs: string[];
+  timeouts: Array<number | null>;
+}
+
+function pushBan(m: Map<string, BanElems>, set: string, addr: string, timeout: number | null): void {
+  let b = m.get(set);
+  if (!b) m.set(set, (b = { addrs: [], timeouts: [] }));
+  b.addrs.push(addr);
+  b.timeouts.push(timeout);
+}
+
+/** `expires` equal to `timeout` restarts the clock of an element already in the set. */
+function banJson(b: BanElems): string[] {
+  return b.addrs.map((a, i) => {
+    const t = b.timeouts[i];
+    return t === null ? `"${a}"` : `{"elem":{"val":"${a}","timeout":${t},"expires":${t}}}`;
+  });
+}
+
+function banText(b: BanElems): string {
+  return b.addrs.map((a, i) => {
+    const t = b.timeouts[i];
+    return t === null ? a : `${a} timeout ${t}s expires ${t}s`;
+  }).join(', ');
 }
 
 function push(m: Map<string, string[]>, key: string, v: string): void {
