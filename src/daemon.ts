@@ -207,6 +207,9 @@ export class Daemon {
       })));
       await this.batcher.flush();
       if (restored) this.log.notice('store', `restored ${restored} ban(s) in ${((performance.now() - t0) / 1000).toFixed(2)} s`);
+      // XDP maps have no timeouts: entries reused from an earlier run that no restored ban
+      // claims (bans that ended while logban was down) would otherwise drop their source for ever
+      if (this.backend instanceof XdpBackend) this.backend.pruneUnclaimed();
     }
     for (const j of this.jails) {
       this.log.info('jail', `[${j.name}] started: filter ${j.filter.name}, ${j.logpath.join(', ') || j.backend}, maxretry ${j.maxretry}, findtime ${j.findtime}s, bantime ${j.bantime}s`);
@@ -392,8 +395,10 @@ export class Daemon {
   async reload(): Promise<ReloadResult> {
     const before = new Set(this.jails.map((j) => j.name));
     const { settings, jails } = this.readConfig(); // throws before anything is touched
-    this.persist();
     await this.sources.stop();
+    // durability fix: save positions AFTER the old readers stopped and drained (SourceSet keeps
+    // its final positions), so the new readers neither re-read nor skip what arrived meanwhile
+    this.persist();
     this.settings = { ...this.settings, ...pickReloadable(settings) };
     this.jails = jails;
     await this.configureJails();

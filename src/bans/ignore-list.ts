@@ -42,6 +42,9 @@ export class IgnoreList {
   }
 
   has(addr: string, family: 4 | 6): boolean {
+    // BlockList.check builds a SocketAddress per call (microseconds, on the ban table's hot
+    // path); a jail without ignoreip/ignoreself has nothing to check
+    if (this.entries.length === 0) return false;
     return this.list.check(addr, family === 4 ? 'ipv4' : 'ipv6');
   }
 

@@ -103,10 +103,15 @@ export class SourceSet {
     await Promise.all(waits);
   }
 
-  /** Positions of every followed file (for the store). */
+  /** Positions of every followed file (for the store); after stop(), the final ones. */
   positions(): FilePosition[] {
-    return this.running.flatMap((r) => r.tailer?.positions() ?? []);
+    return [...this.finalPositions, ...this.running.flatMap((r) => r.tailer?.positions() ?? [])];
   }
+
+  /** Durability fix: the positions reached when stop() finished, which the daemon saves after
+   * stopping us; without them a clean stop never saved its last second of reading, and a
+   * restart then started from the end of the file, skipping lines written meanwhile. */
+  private finalPositions: FilePosition[] = [];
 
   cursors(): Array<{ jail: string; cursor: string }> {
     const out: Array<{ jail: string; cursor: string }> = [];
@@ -146,5 +151,6 @@ export class SourceSet {
     this.running = [];
     await Promise.all(running.map((r) => r.tailer?.stop() ?? r.journal?.stop()));
     await Promise.all(running.map((r) => r.pipeline.drain().catch(() => undefined)));
+    this.finalPositions = running.flatMap((r) => r.tailer?.positions() ?? []);
   }
 }
