@@ -44,10 +44,13 @@ function nftFile(json: boolean, text: string): NftCall {
 }
 
 /** One `nft -f` transaction adding every address, as nft text (1,000 elements a line). */
-export function addAllText(table: string, set: string, addrs: readonly string[], timeout: number): NftCall {
+export function addAllText(table: string, set: string, addrs: readonly string[], timeout: number, refresh = false): NftCall {
+  // refresh: also `expires T`, which restarts the clock of an element already in the set (what
+  // logban must send so a re-ban extends the ban); nft needs ~1.8x the time to parse it
+  const extra = refresh ? ` expires ${timeout}s` : '';
   const lines: string[] = [];
   for (let i = 0; i < addrs.length; i += 1000) {
-    const part = addrs.slice(i, i + 1000).map((a) => `${a} timeout ${timeout}s`).join(', ');
+    const part = addrs.slice(i, i + 1000).map((a) => `${a} timeout ${timeout}s${extra}`).join(', ');
     lines.push(`add element inet ${table} ${set} { ${part} }`);
   }
   return nftFile(false, lines.join('\n') + '\n');

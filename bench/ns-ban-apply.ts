@@ -12,6 +12,8 @@ export interface BanApplyReport {
   timeout: number;
   backend: { seconds: number; set: string; table: string; verified: boolean };
   rawText: { seconds: number; verified: boolean };
+  /** the same transaction with `expires` on every element, as the backend sends it */
+  rawTextRefresh: { seconds: number; verified: boolean };
   rawJson: { seconds: number; verified: boolean };
   perProcess: { count: number; seconds: number; verified: boolean };
 }
@@ -58,9 +60,11 @@ async function main(): Promise<void> {
   await backend.stop(false);
 
   createTimeoutSet('benchraw', 'text');
+  createTimeoutSet('benchraw', 'refresh');
   createTimeoutSet('benchraw', 'json');
   createTimeoutSet('benchraw', 'each');
   const text = addAllText('benchraw', 'text', addrs, TIMEOUT);
+  const refresh = addAllText('benchraw', 'refresh', addrs, TIMEOUT, true);
   const json = addAllJson('benchraw', 'json', addrs, TIMEOUT);
   const each = addEachProcess('benchraw', 'each', addrs.slice(0, perProcess), TIMEOUT);
 
@@ -68,6 +72,7 @@ async function main(): Promise<void> {
     bans, timeout: TIMEOUT,
     backend: { seconds: backendSeconds, ...where, verified: backendVerified },
     rawText: { seconds: text.seconds, verified: allPresent('benchraw', 'text', probe) },
+    rawTextRefresh: { seconds: refresh.seconds, verified: allPresent('benchraw', 'refresh', probe) },
     rawJson: { seconds: json.seconds, verified: allPresent('benchraw', 'json', probe) },
     perProcess: { count: Math.min(perProcess, bans), seconds: each.seconds,
       verified: allPresent('benchraw', 'each', sample(addrs.slice(0, perProcess), 50)) },

@@ -226,7 +226,7 @@ export class NftBackend implements Backend {
       // grammar accepts (probed at start); every address is validated and canonical.
       const useText = count * 60 > this.sessionMaxBytes && [...bans.keys()].every((n) => this.textSets.has(n));
       if (useText) {
-        const lines = [...bans].map(([name, b]) => `add element ${this.family} ${this.opts.table} ${name} { ${banText(b)} }`);
+        const lines = [...bans].flatMap(([name, b]) => banText(b).map((part) => `add element ${this.family} ${this.opts.table} ${name} { ${part} }`));
         await attempt(async () => {
           this.stats.transactions++;
           this.stats.processes++;
@@ -403,11 +403,20 @@ function banJson(b: BanElems): string[] {
   });
 }
 
-function banText(b: BanElems): string {
-  return b.addrs.map((a, i) => {
-    const t = b.timeouts[i];
-    return t === null ? a : `${a} timeout ${t}s expires ${t}s`;
-  }).join(', ');
+/** Element lists of at most 1,000 elements per statement: nft parses many short statements
+ * faster than one huge one (still one transaction). */
+function banText(b: BanElems): string[] {
+  const parts: string[] = [];
+  for (let i = 0; i < b.addrs.length; i += 1000) {
+    const end = Math.min(i + 1000, b.addrs.length);
+    const elems: string[] = [];
+    for (let j = i; j < end; j++) {
+      const t = b.timeouts[j];
+      elems.push(t === null ? b.addrs[j] : `${b.addrs[j]} timeout ${t}s expires ${t}s`);
+    }
+    parts.push(elems.join(', '));
+  }
+  return parts;
 }
 
 function push(m: Map<string, string[]>, key: string, v: string): void {
