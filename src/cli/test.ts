@@ -52,7 +52,8 @@ export async function runTestCommand(args: TestCommandArgs, out: NodeJS.Writable
   const templates = new Map<string, number>();
   const missed: string[] = [];
   const ignoredLines: string[] = [];
-  let lines = 0;
+  let lines = 0; // physical line number, for --json lineno
+  let tested = 0;
   let matched = 0;
   let ignored = 0;
   let bad = 0;
@@ -67,6 +68,10 @@ export async function runTestCommand(args: TestCommandArgs, out: NodeJS.Writable
     pos = eol + 1;
     lines++;
     const bytes = buf.subarray(start, end);
+    // fail2ban-regex neither tests nor counts empty lines and '#' comments; nor do we, so the
+    // two summaries compare
+    if (bytes.length === 0 || bytes[0] === 0x23) continue;
+    tested++;
     if (bytes.includes(0) || !isUtf8(bytes)) {
       bad++;
       continue;
@@ -83,18 +88,25 @@ export async function runTestCommand(args: TestCommandArgs, out: NodeJS.Writable
       if (args.printIgnored) ignoredLines.push(line);
       continue;
     }
-    if (v.matched !== undefined) {
-      matched++;
-      hitsPerRegex[v.matched]++;
-    } else if (args.printMissed) missed.push(line);
     const f = v.failure;
+    if (f?.nofail) {
+      // <F-NOFAIL>: seen but not a failure; fail2ban-regex counts these lines as ignored
+      ignored++;
+      if (args.printIgnored) ignoredLines.push(line);
+      continue;
+    }
+    if (v.matched !== undefined) hitsPerRegex[v.matched]++;
+    // like fail2ban-regex: a line is "matched" when it yields a failure (a line a multi-line
+    // filter only remembers, waiting for its session's verdict, is not)
+    if (f) matched++;
+    else if (args.printMissed) missed.push(line);
     if (args.json && f && !f.nofail) {
       write(out, JSON.stringify({ lineno: lines, host: f.host, time, ...f.captures }) + '\n');
     }
   }
   if (args.json) return 0;
 
-  const missedCount = lines - matched - ignored - bad;
+  const missedCount = tested - matched - ignored - bad;
   const list = (title: string, regs: { source: string }[], hits: number[]): string => {
     let s = `${title}: ${hits.reduce((a, b) => a + b, 0)} total\n`;
     if (regs.length) s += '|-  #) [# of hits] regular expression\n';
@@ -112,7 +124,7 @@ export async function runTestCommand(args: TestCommandArgs, out: NodeJS.Writable
   s += 'Date template hits:\n|- [# of hits] date format\n';
   for (const [name, n] of [...templates].sort((a, b) => b[1] - a[1])) s += `|  [${n}] ${name}\n`;
   s += '`-\n\n';
-  s += `Lines: ${lines} lines, ${ignored} ignored, ${matched} matched, ${missedCount} missed`;
+  s += `Lines: ${tested} lines, ${ignored} ignored, ${matched} matched, ${missedCount} missed`;
   s += bad ? `, ${bad} skipped (NUL bytes or invalid UTF-8)\n` : '\n';
   if (args.printIgnored) s += `\n|- Ignored line(s):\n${ignoredLines.map((l) => `|  ${l}\n`).join('')}\`-\n`;
   if (args.printMissed) s += `\n|- Missed line(s):\n${missed.map((l) => `|  ${l}\n`).join('')}\`-\n`;
