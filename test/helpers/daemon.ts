@@ -60,8 +60,9 @@ export interface RunningDaemon {
   alive(): boolean;
   /**
    * Resolves with the first match of `re` in the daemon's stderr at or after character offset
-   * `from` (default 0: anything logged so far counts); rejects after timeoutMs, or when the
-   * daemon exits without logging it, with the log tail in the message.
+   * `from` (default 0: anything logged so far counts; give a line start, e.g. an earlier
+   * stderrText().length); a match lies within complete lines. Rejects after timeoutMs, or when
+   * the daemon exits without logging it, with the log tail in the message.
    */
   waitForLog(re: RegExp, timeoutMs?: number, from?: number): Promise<RegExpExecArray>;
   /** everything the daemon wrote on stderr so far */
@@ -120,12 +121,19 @@ export async function startDaemon(o: StartDaemonOptions): Promise<RunningDaemon>
     new Promise((resolve, reject) => {
       const flags = re.flags.replace('g', '');
       const search = new RegExp(re.source, flags);
+      // search each complete line once: rescanning the whole log on every chunk is quadratic and,
+      // with the daemon logging 100,000 "Restore Ban" lines into a pipe, it would slow the daemon
+      let pos = from;
       const check = (): boolean => {
-        const m = search.exec(text.slice(from));
-        if (m) {
-          done();
-          resolve(m);
-          return true;
+        const end = exitInfo ? text.length : text.lastIndexOf('\n') + 1;
+        if (end > pos) {
+          const m = search.exec(text.slice(pos, end));
+          pos = end;
+          if (m) {
+            done();
+            resolve(m);
+            return true;
+          }
         }
         if (exitInfo) {
           done();
