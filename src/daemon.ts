@@ -23,6 +23,9 @@ import { SourceSet, groupJails, poolGroups, type SourceGroup } from './pipeline/
 import type { ChunkOutcome } from './pipeline/source-pipeline.js';
 import { Reconciler } from './pipeline/reconciler.js';
 
+/** Restored bans are logged one by one ("Restore Ban") up to this many, then summarised. */
+const RESTORE_LOG_EACH = 100;
+
 export interface DaemonOptions {
   configDir: string;
   /** settings from the command line, over logban.conf/.local */
@@ -72,6 +75,8 @@ export class Daemon {
   private readonly startedAt = Date.now();
   private readonly log: Logger;
   private stopping = false;
+  /** while bans are restored at start: their changes, applied together */
+  private restoring: { changes: BanChange[]; quiet: boolean } | null = null;
 
   private constructor(private readonly opts: DaemonOptions) {
     this.log = opts.log;
@@ -201,11 +206,30 @@ export class Daemon {
     await this.configureJails();
     if (this.store) {
       const t0 = performance.now();
-      const restored = this.table.restore(this.store.activeBans(Date.now() / 1000).map((b) => ({
-        jail: b.jail, addr: b.addr, family: b.family, prefix: b.prefix, bannedAt: b.bannedAt,
-        expires: b.expiresAt ?? Infinity, count: b.banCount,
-      })));
-      await this.batcher.flush();
+      const stored = this.store.activeBans(Date.now() / 1000);
+      // restored bans go to the kernel as ONE transaction (not batches of batch_max_changes),
+      // and past a screenful they are summarised instead of logged one by one
+      this.restoring = { changes: [], quiet: stored.length > RESTORE_LOG_EACH };
+      let restored: number;
+      try {
+        restored = this.table.restore(stored.map((b) => ({
+          jail: b.jail, addr: b.addr, family: b.family, prefix: b.prefix, bannedAt: b.bannedAt,
+          expires: b.expiresAt ?? Infinity, count: b.banCount,
+        })));
+        const changes = this.restoring.changes;
+        if (changes.length > 0) {
+          const ta = performance.now();
+          await this.backend.apply(changes).then(
+            () => this.metrics.applySeconds.observe({ backend: this.backend.name }, (performance.now() - ta) / 1000),
+            (err: Error) => {
+              this.metrics.backendErrors.inc({ backend: this.backend.name });
+              this.log.error('backend', `${this.backend.name}: restoring ${changes.length} ban(s) failed: ${err.message}`);
+            },
+          );
+        }
+      } finally {
+        this.restoring = null;
+      }
       if (restored) this.log.notice('store', `restored ${restored} ban(s) in ${((performance.now() - t0) / 1000).toFixed(2)} s`);
       // XDP maps have no timeouts: entries reused from an earlier run that no restored ban
       // claims (bans that ended while logban was down) would otherwise drop their source for ever
@@ -317,7 +341,8 @@ export class Daemon {
     // nft sets expire elements themselves, and a removed jail's set is gone: deleting them again
     // would fail the whole transaction (DESIGN.md)
     if (c.op === 'unban' && this.backend.kernelExpiry && (reason === 'expired' || reason === 'jail-removed')) return;
-    this.batcher.push(c);
+    if (this.restoring && reason === 'restored') this.restoring.changes.push(c);
+    else this.batcher.push(c);
   }
 
   private onBan(e: BanEntry, reason: string): void {
@@ -325,7 +350,7 @@ export class Daemon {
     if (c) c.bans++;
     this.metrics.bans.inc({ jail: e.jail });
     this.metrics.banned.inc({ jail: e.jail });
-    if (this.opts.mode === 'run') {
+    if (this.opts.mode === 'run' && !(reason === 'restored' && this.restoring?.quiet)) {
       this.log.notice('actions', `[${e.jail}] ${reason === 'restored' ? 'Restore Ban' : 'Ban'} ${fmt(e)}`);
     }
     if (reason !== 'restored') this.store?.recordBan(e);
