@@ -151,6 +151,10 @@ export class BanTable {
     if (!st) throw new UserError(`no jail named "${jail}"`);
     const a = parseAddress(addrText);
     if (!a) throw new UserError(`"${addrText}" is not an IPv4 or IPv6 address or network`);
+    // never the loopback, the host's own addresses or ignoreip, even by hand (DESIGN.md)
+    if (a.prefix === undefined && st.policy.ignore.has(a.addr, a.family)) {
+      throw new UserError(`${a.addr} is never banned in jail "${jail}": it is the loopback, one of this host's addresses, or in ignoreip`);
+    }
     const key = keyOf(a.addr, a.family, a.prefix);
     if (st.windows.delete(key)) this.tracked--;
     return this.banEntry(st, key, a.addr, a.family, a.prefix, this.now(), seconds, 'manual');

@@ -89,7 +89,7 @@ export async function runTestCommand(args: TestCommandArgs, out: NodeJS.Writable
       continue;
     }
     const f = v.failure;
-    if (f?.nofail) {
+    if (f?.nofail || v.nofail) {
       // <F-NOFAIL>: seen but not a failure; fail2ban-regex counts these lines as ignored
       ignored++;
       if (args.printIgnored) ignoredLines.push(line);

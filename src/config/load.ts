@@ -77,6 +77,10 @@ export function loadFilter(configDir: string, filterSpec: string, jailValues: Re
     src = readFilterSource(base, path.basename(base));
     if (!src) throw new UserError(`filter file ${ref.name}: neither ${base}.conf nor ${base}.local exists`);
   } else {
+    // a path that does not exist is the user's mistake to hear about, not the config dir
+    if (looksLikePath && (path.isAbsolute(ref.name) || ref.name.startsWith('.') || !fs.existsSync(configDir))) {
+      throw new UserError(`filter file ${ref.name} does not exist`);
+    }
     const dir = requireDir(configDir);
     const base = filterBase(dir, ref.name);
     src = readFilterSource(base, path.basename(base));

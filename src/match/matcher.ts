@@ -33,6 +33,8 @@ export interface LineVerdict {
   ignored?: number;
   /** failregex index that matched (also set when the match produced no failure) */
   matched?: number;
+  /** the match was an <F-NOFAIL>/<F-MLFGAINED> line of a session: seen, not a failure */
+  nofail?: boolean;
 }
 
 const MLFID_MAX = 100;
@@ -109,7 +111,7 @@ export class FilterRun {
       const mlfid = groups.mlfid;
       if (mlfid !== undefined) {
         groups = this.mergeFailure(mlfid, groups, time);
-        if (groups.nofail) return { matched: i };
+        if (groups.nofail) return { matched: i, nofail: true };
       }
       const host = hostOf(groups);
       if (host === undefined) {

@@ -23,8 +23,18 @@ export function findExecutable(name: string): string | null {
   return null;
 }
 
-function isRoot(): boolean {
-  return typeof process.getuid === 'function' && process.getuid() === 0;
+const CAP_NET_ADMIN = 12;
+
+/** Root, or a process holding CAP_NET_ADMIN (the systemd unit may run logban as another user
+ * with ambient capabilities): what nft needs. */
+function canAdminNetwork(): boolean {
+  if (typeof process.getuid === 'function' && process.getuid() === 0) return true;
+  try {
+    const m = /^CapEff:\s*([0-9a-f]+)$/m.exec(fs.readFileSync('/proc/self/status', 'utf8'));
+    return m !== null && (BigInt(`0x${m[1]}`) >> BigInt(CAP_NET_ADMIN)) % 2n === 1n;
+  } catch {
+    return false;
+  }
 }
 
 export function selectBackend(settings: LogbanSettings, log: Logger): Backend {
@@ -36,22 +46,22 @@ export function selectBackend(settings: LogbanSettings, log: Logger): Backend {
     case 'nftables': {
       const nft = findExecutable('nft');
       if (!nft) throw new UserError('backend nftables: the nft command was not found (install the nftables package)');
-      if (!isRoot()) throw new UserError('backend nftables: needs root (or CAP_NET_ADMIN); run as root or use --backend dry-run');
+      if (!canAdminNetwork()) throw new UserError('backend nftables: needs root (or CAP_NET_ADMIN); run as root or use --backend dry-run');
       return new NftBackend({ table: settings.nftTable, chainPriority: settings.nftChainPriority, nftPath: nft, log: say });
     }
     case 'xdp':
       if (settings.xdpInterfaces.length === 0) {
         throw new UserError('backend xdp: no interface given (use --xdp-interface IFACE or xdp_interfaces in logban.conf)');
       }
-      if (!isRoot()) throw new UserError('backend xdp: needs root (CAP_BPF, CAP_NET_ADMIN)');
+      if (!canAdminNetwork()) throw new UserError('backend xdp: needs root (CAP_BPF, CAP_NET_ADMIN)');
       return new XdpBackend({ interfaces: settings.xdpInterfaces, keepOnStop: settings.xdpKeepOnStop, log: say });
     case 'auto': {
       const nft = findExecutable('nft');
-      if (isRoot() && nft) {
+      if (canAdminNetwork() && nft) {
         say(`backend auto: using nftables (${nft}), table inet ${settings.nftTable}`);
         return new NftBackend({ table: settings.nftTable, chainPriority: settings.nftChainPriority, nftPath: nft, log: say });
       }
-      const why = !isRoot() ? 'not running as root' : 'the nft command was not found';
+      const why = !canAdminNetwork() ? 'not running as root (nor with CAP_NET_ADMIN)' : 'the nft command was not found';
       log.warn('backend', `backend auto: ${why}, falling back to the dry-run backend: bans are logged, NOT applied`);
       return new DryRunBackend(say);
     }
