@@ -7,9 +7,9 @@ import t, { type Test } from 'tap';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
-import { bundledConfig, cliPath } from '../helpers/paths.js';
-import { nftSetElements, startDaemon, type CliResult, type RunningDaemon } from '../helpers/daemon.js';
+import { bundledConfig } from '../helpers/paths.js';
+import { nftSetElements, startDaemon, type RunningDaemon } from '../helpers/daemon.js';
+import { logbanCli, type ProcessResult } from '../helpers/process.js';
 import { canUseNetns, createNetns } from '../helpers/netns.js';
 
 interface ListEntry {
@@ -29,25 +29,7 @@ function start(): Promise<RunningDaemon> {
   return startDaemon({ configDir: bundledConfig, stateDir, socket, backend: 'dry-run', metrics: '127.0.0.1:0' });
 }
 
-/** `logban ARGS` as a user runs it. `env -u NODE_OPTIONS`: without the test runner's
- * TypeScript and coverage hooks, which make every `node` several times slower to start. */
-function runCli(args: readonly string[]): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const p = spawn('env', ['-u', 'NODE_OPTIONS', process.execPath, cliPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-    p.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-    const timer = setTimeout(() => p.kill('SIGKILL'), 30_000);
-    p.on('error', reject);
-    p.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-const cli = (...args: string[]): Promise<CliResult> => runCli([...args, '--socket', socket]);
+const cli = (...args: string[]): Promise<ProcessResult> => logbanCli([...args, '--socket', socket]);
 
 async function list(t: Test): Promise<ListEntry[]> {
   const r = await cli('list', '--json');
@@ -55,7 +37,7 @@ async function list(t: Test): Promise<ListEntry[]> {
   return JSON.parse(r.stdout) as ListEntry[];
 }
 
-function oneLineError(t: Test, r: CliResult, ...mentions: (string | RegExp)[]): void {
+function oneLineError(t: Test, r: ProcessResult, ...mentions: (string | RegExp)[]): void {
   t.not(r.code, 0, 'exit code is not 0');
   t.equal(r.stdout, '', 'nothing on stdout');
   t.match(r.stderr, /^logban: [^\n]+\n$/, 'one line on stderr');
@@ -120,10 +102,10 @@ t.test('npm start equivalent with the dry-run backend: the CLI round trip', asyn
   // could have answered (a socket nobody listens on)
   const dead = path.join(tmp, 'nobody-listens.sock');
   for (const addr of ['999.1.1.1', 'example.org', '198.18.0.1/33', '']) {
-    oneLineError(t, await runCli(['ban', 'sshd', addr, '--socket', dead]), `'${addr}'`, /not an IPv4\/IPv6 address/);
-    oneLineError(t, await runCli(['unban', addr, '--socket', dead]), /not an IPv4\/IPv6 address/);
+    oneLineError(t, await logbanCli(['ban', 'sshd', addr, '--socket', dead]), `'${addr}'`, /not an IPv4\/IPv6 address/);
+    oneLineError(t, await logbanCli(['unban', addr, '--socket', dead]), /not an IPv4\/IPv6 address/);
   }
-  const badTime = await runCli(['ban', 'sshd', '198.18.5.9', '--time', '10m', '--socket', dead]);
+  const badTime = await logbanCli(['ban', 'sshd', '198.18.5.9', '--time', '10m', '--socket', dead]);
   t.not(badTime.code, 0);
   t.match(badTime.stderr, /--time/);
   const live = await cli('ban', 'sshd', '999.1.1.1');
@@ -183,7 +165,7 @@ t.test('as root, --backend auto picks nftables and says so (inside a network nam
   t.teardown(() => d.stop());
   t.match(d.stderrText(), /backend auto: using nftables \(\S*nft\), table inet logban/);
   t.notMatch(d.stderrText(), /falling back/);
-  const r = await runCli(['ban', 'sshd', net.attackerAddr, '--socket', sock]);
+  const r = await logbanCli(['ban', 'sshd', net.attackerAddr, '--socket', sock]);
   t.equal(r.code, 0, `ban through the CLI (${r.stderr.trim()})`);
   const elems = await nftSetElements(net.server, 'sshd');
   t.ok(elems?.some((e) => e.addr === net.attackerAddr && e.timeout === 600), `${net.attackerAddr} in the sshd set for 600 s`);

@@ -3,35 +3,13 @@
 // --help names every contracted option, and client commands without a daemon fail in one line.
 
 import t from 'tap';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { cliPath } from '../helpers/paths.js';
+import { logbanCli, type ProcessResult } from '../helpers/process.js';
 
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-// `env -u NODE_OPTIONS`: the test runner puts its TypeScript and coverage hooks in NODE_OPTIONS,
-// which makes every `node` we start several times slower; the CLI runs as a user runs it.
-function logban(args: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const p = spawn('env', ['-u', 'NODE_OPTIONS', process.execPath, cliPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-    p.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-    const timer = setTimeout(() => p.kill('SIGKILL'), 30_000);
-    p.on('error', reject);
-    p.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const logban = (args: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<ProcessResult> => logbanCli(args, { env });
 
 /** Options (and positional arguments) each command's help must show: DESIGN.md's contracts,
  * plus what the README's command table adds (--xdp-interface, --print-*, --socket, --jail). */

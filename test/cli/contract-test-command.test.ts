@@ -4,41 +4,25 @@
 // summary like fail2ban-regex's; clear one-line errors for what the user got wrong.
 
 import t, { type Test } from 'tap';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { bundledConfig, cliPath, fixtures, repoRoot } from '../helpers/paths.js';
+import { bundledConfig, fixtures, repoRoot } from '../helpers/paths.js';
+import { logbanCli, runProcess, type ProcessResult } from '../helpers/process.js';
 
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+/** From the repository root (filters are also named by relative path); a minute at most. */
+const RUN_OPTIONS = { cwd: repoRoot, timeoutMs: 60_000 };
 
-function run(cmd: string, args: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env, cwd: repoRoot });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-    p.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-    const timer = setTimeout(() => p.kill('SIGKILL'), 60_000);
-    p.on('error', reject);
-    p.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+function run(cmd: string, args: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<ProcessResult> {
+  return runProcess(cmd, args, { ...RUN_OPTIONS, env });
 }
 
 /** Dates without a zone are local time: pin the zone so epochs are exact. */
 const UTC_ENV: NodeJS.ProcessEnv = { ...process.env, TZ: 'UTC' };
 
-// `env -u NODE_OPTIONS`: the test runner puts its TypeScript and coverage hooks in NODE_OPTIONS,
-// which makes every `node` we start several times slower; the CLI runs as a user runs it.
-function logban(args: readonly string[], env: NodeJS.ProcessEnv = UTC_ENV): Promise<Result> {
-  return run('env', ['-u', 'NODE_OPTIONS', process.execPath, cliPath, ...args], env);
+function logban(args: readonly string[], env: NodeJS.ProcessEnv = UTC_ENV): Promise<ProcessResult> {
+  return logbanCli(args, { ...RUN_OPTIONS, env });
 }
 
 const dir = path.join(fixtures, 'cli');
@@ -49,7 +33,7 @@ const epoch = (y: number, mo: number, d: number, h: number, mi: number, s: numbe
 
 type Hit = { lineno: number; host: string; time: number | null } & Record<string, unknown>;
 
-function jsonLines(t: Test, r: Result): Hit[] {
+function jsonLines(t: Test, r: ProcessResult): Hit[] {
   t.equal(r.code, 0, 'exit 0');
   t.equal(r.stderr, '', 'nothing on stderr');
   const lines = r.stdout.split('\n');
@@ -180,7 +164,7 @@ t.test('lines with NUL bytes or invalid UTF-8 are skipped and counted; line numb
 });
 
 /** One line on stderr, no stack trace, nothing on stdout, exit != 0. */
-function oneLineError(t: Test, r: Result, ...mentions: (string | RegExp)[]): void {
+function oneLineError(t: Test, r: ProcessResult, ...mentions: (string | RegExp)[]): void {
   t.not(r.code, 0, 'exit code is not 0');
   t.equal(r.stdout, '', 'nothing on stdout');
   t.match(r.stderr, /^logban: [^\n]+\n$/, 'exactly one line, prefixed logban:');

@@ -4,38 +4,18 @@
 // Counts are worked out by hand from the fixtures in test/fixtures/cli/.
 
 import t, { type Test } from 'tap';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { bundledConfig, cliPath, fixtures } from '../helpers/paths.js';
+import { bundledConfig, fixtures } from '../helpers/paths.js';
 import { writeConfigDir, type ConfigDirSpec } from '../helpers/daemon.js';
+import { logbanCli, runProcess, type ProcessResult } from '../helpers/process.js';
 
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-// `env -u NODE_OPTIONS`: the test runner puts its TypeScript and coverage hooks in NODE_OPTIONS,
-// which makes every `node` we start several times slower; logban runs as a user runs it.
-const logban = (args: readonly string[]): Promise<Result> => run('env', ['-u', 'NODE_OPTIONS', process.execPath, cliPath, ...args]);
-
-function run(cmd: string, args: readonly string[]): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TZ: 'UTC' } });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-    p.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-    const timer = setTimeout(() => p.kill('SIGKILL'), 120_000);
-    p.on('error', reject);
-    p.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+/** Both logban and fail2ban-regex: dates in UTC; replays of whole fixtures can take a while. */
+const RUN_OPTIONS = { env: { ...process.env, TZ: 'UTC' }, timeoutMs: 120_000 };
+const logban = (args: readonly string[]): Promise<ProcessResult> => logbanCli(args, RUN_OPTIONS);
+const run = (cmd: string, args: readonly string[]): Promise<ProcessResult> => runProcess(cmd, args, RUN_OPTIONS);
 
 interface Counts {
   lines: number;

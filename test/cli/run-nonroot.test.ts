@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { cliPath, repoRoot } from '../helpers/paths.js';
 import { writeConfigDir } from '../helpers/daemon.js';
+import { runProcess, type ProcessResult } from '../helpers/process.js';
 
 const NOBODY = 65534;
 const isRoot = process.getuid?.() === 0;
@@ -42,28 +43,10 @@ function chownTree(p: string, uid: number): void {
   if (fs.statSync(p).isDirectory()) for (const e of fs.readdirSync(p)) chownTree(path.join(p, e), uid);
 }
 
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** Runs `logban ARGS` as the user, from `cwd` (a directory the user owns: the test runner's
  * instrumentation writes there when the process exits). */
-function runAsUser(args: readonly string[], env: NodeJS.ProcessEnv, cwd: string): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(asUser[0], [...asUser.slice(1), cliPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env, cwd });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-    p.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-    const timer = setTimeout(() => p.kill('SIGKILL'), 30_000);
-    p.on('error', reject);
-    p.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+function runAsUser(args: readonly string[], env: NodeJS.ProcessEnv, cwd: string): Promise<ProcessResult> {
+  return runProcess(asUser[0], [...asUser.slice(1), cliPath, ...args], { env, cwd, timeoutMs: 30_000 });
 }
 
 /** An Apache access log line stamped now, which the apache-xmlrpc filter counts. */

@@ -34,10 +34,8 @@ export interface Difference {
   got: string;
 }
 
-export interface FilterFigures {
-  name: string;
-  loaded: boolean;
-  loadError?: string;
+/** How far logban agrees with fail2ban's annotations: for one filter, or summed over all. */
+export interface AgreementFigures {
   /** line x option-set checks: annotated lines plus unannotated ones (which must not match) */
   annotated: number;
   agreeing: number;
@@ -50,15 +48,14 @@ export interface FilterFigures {
   userAgreeing: number;
 }
 
-export interface SampleFigures {
+export interface FilterFigures extends AgreementFigures {
+  name: string;
+  loaded: boolean;
+  loadError?: string;
+}
+
+export interface SampleFigures extends AgreementFigures {
   filters: FilterFigures[];
-  annotated: number;
-  agreeing: number;
-  unannotated: number;
-  timed: number;
-  timeAgreeing: number;
-  users: number;
-  userAgreeing: number;
   differences: Difference[];
 }
 

@@ -22,6 +22,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { bundledConfig, cliPath } from './paths.js';
+import { runProcess, type ProcessResult } from './process.js';
 import { callDaemon } from '../../src/control/client.js';
 import type { BanListEntry, StatusResult } from '../../src/control/protocol.js';
 import { setStem } from '../../src/backends/nft-ruleset.js';
@@ -202,27 +203,11 @@ export async function startDaemon(o: StartDaemonOptions): Promise<RunningDaemon>
   };
 }
 
-export interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+export type CliResult = ProcessResult;
 
 /** Run the `logban` command line (a client command such as `ban sshd 1.2.3.4`) and collect it. */
 export function runCli(args: readonly string[], timeoutMs = 30_000): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [cliPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-    p.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-    const timer = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
-    p.on('error', reject);
-    p.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  return runProcess(process.execPath, [cliPath, ...args], { timeoutMs });
 }
 
 export interface ConfigDirSpec {
@@ -313,17 +298,7 @@ export function waitForBanned(netns: string, jail: string, addrs: readonly strin
 
 /** Run argv inside a namespace without a shell; never rejects on a non-zero exit. */
 export function execIn(netns: string, argv: readonly string[], input?: string): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const p = spawn('ip', ['netns', 'exec', netns, ...argv], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-    p.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-    p.stdin.on('error', () => undefined);
-    p.on('error', reject);
-    p.on('close', (code) => resolve({ code, stdout, stderr }));
-    p.stdin.end(input ?? '');
-  });
+  return runProcess('ip', ['netns', 'exec', netns, ...argv], { input: input ?? '' });
 }
 
 /** GET http://HOST:PORT/metrics from inside a namespace (the endpoint is bound to its loopback). */

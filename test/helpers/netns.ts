@@ -24,12 +24,9 @@
  */
 import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { runProcess, type ProcessResult } from './process.js';
 
-export interface ExecResult {
-  stdout: string;
-  stderr: string;
-  code: number | null;
-}
+export type ExecResult = ProcessResult;
 
 export interface NetnsKit {
   /** namespace names */
@@ -107,17 +104,7 @@ function deleteNamespacesSync(names: Iterable<string>): void {
 }
 
 function run(cmd: string, argv: string[], input?: string): Promise<ExecResult> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(cmd, argv, { stdio: ['pipe', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    p.stdout.on('data', (b: Buffer) => out.push(b));
-    p.stderr.on('data', (b: Buffer) => err.push(b));
-    p.stdin.on('error', () => undefined);
-    p.on('error', reject);
-    p.on('close', (code) => resolve({ stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString(), code }));
-    p.stdin.end(input ?? '');
-  });
+  return runProcess(cmd, argv, { input: input ?? '' });
 }
 
 async function must(cmd: string, argv: string[]): Promise<void> {

@@ -4,12 +4,11 @@
 import t from 'tap';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { canUseNetns, createNetns } from '../helpers/netns.js';
+import { canUseNetns } from '../helpers/netns.js';
 import {
-  metricValue, scrapeMetrics, sshdFailure, startDaemon, waitFor, waitForBanned, writeConfigDir,
+  metricValue, scrapeMetrics, sshdFailure, startDaemon, waitFor, waitForBanned,
 } from '../helpers/daemon.js';
+import { kernelScene } from '../helpers/kernel-scene.js';
 
 if (!canUseNetns()) {
   t.plan(0, 'needs root and ip netns');
@@ -17,18 +16,12 @@ if (!canUseNetns()) {
 }
 
 t.test('garbage in the log leaves the daemon running and banning', async (t) => {
-  const net = await createNetns('junk');
-  t.teardown(() => net.destroy());
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'logban-junk-'));
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
-  const log = path.join(dir, 'auth.log');
-  fs.writeFileSync(log, '');
-  const metrics = '127.0.0.1:9464'; // inside the namespace: its own loopback
-  const configDir = writeConfigDir(path.join(dir, 'config'), {
-    jails: { sshd: { logpath: log, port: '22', maxretry: '3', findtime: '600', bantime: '600' } },
+  const { net, log, daemon } = await kernelScene(t, 'junk', {
+    jails: (log) => ({ sshd: { logpath: log, port: '22', maxretry: '3', findtime: '600', bantime: '600' } }),
   });
+  const metrics = '127.0.0.1:9464'; // inside the namespace: its own loopback
   await net.listen(22);
-  const d = await startDaemon({ netns: net.server, configDir, stateDir: path.join(dir, 'state'), socket: path.join(dir, 'logban.sock'), metrics });
+  const d = await startDaemon({ ...daemon, metrics });
   t.teardown(() => d.stop());
   const append = (b: Buffer | string) => fs.appendFileSync(log, b);
 

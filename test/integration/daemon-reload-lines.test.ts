@@ -2,10 +2,9 @@
 // (the new readers start where the old ones stopped, neither skipping nor re-reading).
 import t from 'tap';
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { canUseNetns, createNetns } from '../helpers/netns.js';
-import { startDaemon, writeConfigDir } from '../helpers/daemon.js';
+import { canUseNetns } from '../helpers/netns.js';
+import { startDaemon } from '../helpers/daemon.js';
+import { kernelScene } from '../helpers/kernel-scene.js';
 import { callDaemon } from '../../src/control/client.js';
 
 if (!canUseNetns()) {
@@ -14,16 +13,11 @@ if (!canUseNetns()) {
 }
 
 t.test('lines written during reloads are counted exactly once', async (t) => {
-  const net = await createNetns('rldl');
-  t.teardown(() => net.destroy());
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'logban-rldl-'));
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
-  const log = path.join(dir, 'app.log');
-  fs.writeFileSync(log, '');
-  const configDir = writeConfigDir(path.join(dir, 'config'), {
-    jails: { sshd: { logpath: log, port: '22', maxretry: '3', bantime: '600' } },
+  const { log, daemon } = await kernelScene(t, 'rldl', {
+    jails: (log) => ({ sshd: { logpath: log, port: '22', maxretry: '3', bantime: '600' } }),
+    logName: 'app.log',
   });
-  const d = await startDaemon({ netns: net.server, configDir, stateDir: path.join(dir, 'state'), socket: path.join(dir, 'logban.sock') });
+  const d = await startDaemon(daemon);
   t.teardown(() => d.stop());
   const lines = async () => (await d.status('sshd')).jails[0].lines;
 

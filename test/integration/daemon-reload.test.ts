@@ -3,21 +3,17 @@
 // kernel, fresh namespaces.
 import t from 'tap';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { canUseNetns, createNetns, type NetnsKit } from '../helpers/netns.js';
+import { canUseNetns, type NetnsKit } from '../helpers/netns.js';
 import {
   nftSetElements, runCli, sshdFailure, startDaemon, waitFor, waitForBanned, writeConfigDir, type RunningDaemon,
 } from '../helpers/daemon.js';
+import { kernelScene, type Teardown } from '../helpers/kernel-scene.js';
 import type { StatusResult } from '../../src/control/protocol.js';
 
 if (!canUseNetns()) {
   t.plan(0, 'needs root and ip netns');
   process.exit(0);
-}
-
-interface Teardown {
-  teardown(fn: () => unknown): void;
 }
 
 interface Scenario {
@@ -33,16 +29,10 @@ const sshd = (log: string, extra: Record<string, string> = {}) =>
   ({ logpath: log, port: '22', maxretry: '3', findtime: '600', bantime: '600', ...extra });
 
 async function setup(t: Teardown, area: string): Promise<Scenario> {
-  const net = await createNetns(area);
-  t.teardown(() => net.destroy());
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `logban-${area}-`));
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
-  const auth = path.join(dir, 'auth.log');
+  const { net, dir, configDir, log: auth, daemon } = await kernelScene(t, area, { jails: (log) => ({ sshd: sshd(log) }) });
   const alt = path.join(dir, 'alt.log');
-  fs.writeFileSync(auth, '');
   fs.writeFileSync(alt, '');
-  const configDir = writeConfigDir(path.join(dir, 'config'), { jails: { sshd: sshd(auth) } });
-  const d = await startDaemon({ netns: net.server, configDir, stateDir: path.join(dir, 'state'), socket: path.join(dir, 'logban.sock') });
+  const d = await startDaemon(daemon);
   t.teardown(() => d.stop());
   return { net, dir, configDir, auth, alt, d };
 }

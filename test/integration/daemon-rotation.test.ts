@@ -3,10 +3,9 @@
 // the daemon's log, its line counters and the kernel set, in a fresh pair of namespaces.
 import t from 'tap';
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { canUseNetns, createNetns } from '../helpers/netns.js';
-import { sshdFailure, startDaemon, waitFor, waitForBanned, writeConfigDir, type RunningDaemon } from '../helpers/daemon.js';
+import { canUseNetns } from '../helpers/netns.js';
+import { sshdFailure, startDaemon, waitFor, waitForBanned, type RunningDaemon } from '../helpers/daemon.js';
+import { kernelScene, type Teardown } from '../helpers/kernel-scene.js';
 
 if (!canUseNetns()) {
   t.plan(0, 'needs root and ip netns');
@@ -20,21 +19,11 @@ async function linesRead(d: RunningDaemon, jail: string): Promise<number> {
   return (await d.status(jail)).jails[0].lines;
 }
 
-interface Teardown {
-  teardown(fn: () => unknown): void;
-}
-
 async function setup(t: Teardown, jail: string, extra: Record<string, string> = {}) {
-  const net = await createNetns('rot');
-  t.teardown(() => net.destroy());
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'logban-rot-'));
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
-  const log = path.join(dir, 'auth.log');
-  fs.writeFileSync(log, '');
-  const configDir = writeConfigDir(path.join(dir, 'config'), {
-    jails: { [jail]: { filter: 'sshd', logpath: log, port: '22', maxretry: '3', findtime: '600', bantime: '600', ...extra } },
+  const { net, log, daemon } = await kernelScene(t, 'rot', {
+    jails: (log) => ({ [jail]: { filter: 'sshd', logpath: log, port: '22', maxretry: '3', findtime: '600', bantime: '600', ...extra } }),
   });
-  const d = await startDaemon({ netns: net.server, configDir, stateDir: path.join(dir, 'state'), socket: path.join(dir, 'logban.sock') });
+  const d = await startDaemon(daemon);
   t.teardown(() => d.stop());
   return { net, log, d };
 }

@@ -3,11 +3,11 @@
 // kill -9. Checked through `logban status` line counters and ban decisions, on the real kernel.
 import t from 'tap';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { canUseNetns, createNetns } from '../helpers/netns.js';
-import { sshdFailure, startDaemon, waitFor, waitForBanned, writeConfigDir, type RunningDaemon } from '../helpers/daemon.js';
+import { canUseNetns } from '../helpers/netns.js';
+import { sshdFailure, startDaemon, waitFor, waitForBanned, type RunningDaemon } from '../helpers/daemon.js';
+import { kernelScene, type Teardown } from '../helpers/kernel-scene.js';
 import { DB_FILE } from '../../src/store/state-store.js';
 
 if (!canUseNetns()) {
@@ -17,6 +17,11 @@ if (!canUseNetns()) {
 
 const A = '198.18.0.2';
 const B = '198.18.7.9';
+
+/** Namespaces, an empty auth.log and an sshd jail (3 failures in 600 s ban for 600 s) on it. */
+const positionsScene = (t: Teardown) => kernelScene(t, 'pos', {
+  jails: (log) => ({ sshd: { logpath: log, port: '22', maxretry: '3', findtime: '600', bantime: '600' } }),
+});
 
 async function linesRead(d: RunningDaemon): Promise<number> {
   return (await d.status('sshd')).jails[0].lines;
@@ -35,17 +40,8 @@ function savedOffset(stateDir: string, file: string): number | undefined {
 
 for (const how of ['SIGTERM', 'kill -9'] as const) {
   t.test(`after ${how}, lines written while stopped are read once and earlier lines are not read again`, async (t) => {
-    const net = await createNetns('pos');
-    t.teardown(() => net.destroy());
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'logban-pos-'));
-    t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
-    const log = path.join(dir, 'auth.log');
-    fs.writeFileSync(log, '');
-    const configDir = writeConfigDir(path.join(dir, 'config'), {
-      jails: { sshd: { logpath: log, port: '22', maxretry: '3', findtime: '600', bantime: '600' } },
-    });
-    const stateDir = path.join(dir, 'state');
-    const opts = { netns: net.server, configDir, stateDir, socket: path.join(dir, 'logban.sock') };
+    const { net, log, daemon: opts } = await positionsScene(t);
+    const { stateDir } = opts;
 
     const first = await startDaemon(opts);
     t.teardown(() => first.stop());
@@ -86,17 +82,8 @@ for (const how of ['SIGTERM', 'kill -9'] as const) {
 }
 
 t.test('an automatic ban cut short by kill -9 right after its "Ban" line is back after the restart', async (t) => {
-  const net = await createNetns('pos');
-  t.teardown(() => net.destroy());
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'logban-pos-'));
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
-  const log = path.join(dir, 'auth.log');
-  fs.writeFileSync(log, '');
-  const configDir = writeConfigDir(path.join(dir, 'config'), {
-    jails: { sshd: { logpath: log, port: '22', maxretry: '3', findtime: '600', bantime: '600' } },
-  });
-  const stateDir = path.join(dir, 'state');
-  const opts = { netns: net.server, configDir, stateDir, socket: path.join(dir, 'logban.sock') };
+  const { net, log, daemon: opts } = await positionsScene(t);
+  const { stateDir } = opts;
   const first = await startDaemon(opts);
   t.teardown(() => first.stop());
   // a daemon that has been running a moment has saved where it is in the file

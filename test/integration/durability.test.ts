@@ -2,42 +2,27 @@
 // `nft flush ruleset`, and the periodic reconciliation repairing a flush while the daemon runs.
 // Each case runs the daemon (`logban run`) inside a fresh pair of namespaces.
 import t from 'tap';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { canUseNetns, createNetns } from '../helpers/netns.js';
+import { canUseNetns } from '../helpers/netns.js';
 import {
-  metricValue, nftSetElements, runCli, scrapeMetrics, startDaemon, waitFor, writeConfigDir,
+  metricValue, nftSetElements, runCli, scrapeMetrics, startDaemon, waitFor,
 } from '../helpers/daemon.js';
+import { kernelScene, type Teardown } from '../helpers/kernel-scene.js';
 
 if (!canUseNetns()) {
   t.plan(0, 'needs root and ip netns');
   process.exit(0);
 }
 
-interface Teardown {
-  teardown(fn: () => unknown): void;
-}
-
-function tempDir(t: Teardown, prefix: string): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `logban-${prefix}-`));
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
 const SSH = 22;
 
+/** Namespaces, an empty auth.log, an sshd jail on it; reconcile_interval in seconds. */
+const durabilityScene = (t: Teardown, reconcileInterval: string) => kernelScene(t, 'dur', {
+  jails: (log) => ({ sshd: { logpath: log, port: String(SSH), maxretry: '3', bantime: '600' } }),
+  settings: { reconcile_interval: reconcileInterval },
+});
+
 t.test('a manual ban survives kill -9 of the daemon plus nft flush ruleset, with its remaining time', async (t) => {
-  const net = await createNetns('dur');
-  t.teardown(() => net.destroy());
-  const dir = tempDir(t, 'dur');
-  const log = path.join(dir, 'auth.log');
-  fs.writeFileSync(log, '');
-  const configDir = writeConfigDir(path.join(dir, 'config'), {
-    jails: { sshd: { logpath: log, port: String(SSH), maxretry: '3', bantime: '600' } },
-    settings: { reconcile_interval: '60' },
-  });
-  const opts = { netns: net.server, configDir, stateDir: path.join(dir, 'state'), socket: path.join(dir, 'logban.sock') };
+  const { net, daemon: opts } = await durabilityScene(t, '60');
   await net.listen(SSH);
   t.ok(await net.tcpConnect(net.attacker, net.attackerAddr, net.serverAddr, SSH, 3000), 'before any ban the attacker connects');
 
@@ -81,18 +66,10 @@ t.test('a manual ban survives kill -9 of the daemon plus nft flush ruleset, with
 });
 
 t.test('the periodic reconciliation repairs an external nft flush ruleset while the daemon runs', async (t) => {
-  const net = await createNetns('dur');
-  t.teardown(() => net.destroy());
-  const dir = tempDir(t, 'dur');
-  const log = path.join(dir, 'auth.log');
-  fs.writeFileSync(log, '');
+  const { net, daemon } = await durabilityScene(t, '1');
   const metrics = '127.0.0.1:9464'; // the namespace's own loopback: no clash with other tests
-  const configDir = writeConfigDir(path.join(dir, 'config'), {
-    jails: { sshd: { logpath: log, port: String(SSH), maxretry: '3', bantime: '600' } },
-    settings: { reconcile_interval: '1' },
-  });
   await net.listen(SSH);
-  const d = await startDaemon({ netns: net.server, configDir, stateDir: path.join(dir, 'state'), socket: path.join(dir, 'logban.sock'), metrics });
+  const d = await startDaemon({ ...daemon, metrics });
   t.teardown(() => d.stop());
 
   const ban = await runCli(['ban', 'sshd', net.attackerAddr, '--time', '600', '--socket', d.socket]);

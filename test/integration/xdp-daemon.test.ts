@@ -9,12 +9,11 @@
 // still finds its maps, by adopting those of the program left attached to the interface.
 import t from 'tap';
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { canUseNetns, createNetns, type NetnsKit } from '../helpers/netns.js';
+import { canUseNetns, type NetnsKit } from '../helpers/netns.js';
 import {
-  metricValue, runCli, scrapeMetrics, sshdFailure, startDaemon, waitFor, writeConfigDir, type RunningDaemon,
+  metricValue, runCli, scrapeMetrics, sshdFailure, startDaemon, waitFor, type RunningDaemon,
 } from '../helpers/daemon.js';
+import { kernelScene, type Teardown } from '../helpers/kernel-scene.js';
 import { defaultObjectPath } from '../../src/backends/xdp-loader.js';
 import { addonPath } from '../../src/backends/bpf/addon.js';
 
@@ -26,16 +25,6 @@ if (!canUseNetns()) {
 if (missing.length > 0) {
   t.plan(0, `XDP parts not built (${missing.join(', ')}): run node native-rules/build.mjs`);
   process.exit(0);
-}
-
-interface Teardown {
-  teardown(fn: () => unknown): void;
-}
-
-function tempDir(t: Teardown): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'logban-xdpd-'));
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
-  return dir;
 }
 
 const SSH = 22;
@@ -56,21 +45,13 @@ async function drops(net: NetnsKit): Promise<{ packets: number; bytes: number }>
 }
 
 async function setup(t: Teardown, settings: Record<string, string>, bantime: string) {
-  const net = await createNetns('xdpd');
-  t.teardown(() => net.destroy());
-  const dir = tempDir(t);
-  const log = path.join(dir, 'auth.log');
-  fs.writeFileSync(log, '');
-  const configDir = writeConfigDir(path.join(dir, 'config'), {
-    jails: { sshd: { logpath: log, port: String(SSH), maxretry: '3', findtime: '600', bantime } },
+  const { net, log, daemon } = await kernelScene(t, 'xdpd', {
+    jails: (log) => ({ sshd: { logpath: log, port: String(SSH), maxretry: '3', findtime: '600', bantime } }),
     settings,
   });
   await net.listen(SSH);
   await net.listen(WEB);
-  const opts = {
-    netns: net.server, configDir, stateDir: path.join(dir, 'state'), socket: path.join(dir, 'logban.sock'),
-    backend: 'xdp' as const, metrics: METRICS, extraArgs: ['--xdp-interface', IFACE],
-  };
+  const opts = { ...daemon, backend: 'xdp' as const, metrics: METRICS, extraArgs: ['--xdp-interface', IFACE] };
   return { net, log, opts };
 }
 

@@ -23,13 +23,20 @@ function tailer(t: TestLike, c: LineCollector, opts: Partial<FileTailerOptions> 
   return { tail, warnings };
 }
 
-t.test('starts at the end of an existing file and hands on appended lines', async (t) => {
-  const dir = tempDir(t, 'tail');
-  const f = path.join(dir, 'a.log');
-  writeFileSync(f, 'old 1\nold 2\n');
+/** A fresh log file `name` holding `content`, and a started tailer following it. */
+async function tailedFile(t: TestLike, name: string, content: string, opts: Omit<Partial<FileTailerOptions>, 'logpaths'> = {}): Promise<{
+  f: string; c: LineCollector; tail: FileTailer; warnings: string[];
+}> {
+  const f = path.join(tempDir(t, 'tail'), name);
+  writeFileSync(f, content);
   const c = new LineCollector();
-  const { tail } = tailer(t, c, { logpaths: [f] });
+  const { tail, warnings } = tailer(t, c, { logpaths: [f], ...opts });
   await tail.start();
+  return { f, c, tail, warnings };
+}
+
+t.test('starts at the end of an existing file and hands on appended lines', async (t) => {
+  const { f, c, tail } = await tailedFile(t, 'a.log', 'old 1\nold 2\n');
   appendFileSync(f, 'new 1\nnew 2\n');
   await waitFor(() => c.lines.length >= 2);
   appendFileSync(f, 'new 3\n');
@@ -44,12 +51,7 @@ t.test('starts at the end of an existing file and hands on appended lines', asyn
 });
 
 t.test('starting at the end of a file whose last line is incomplete skips that line', async (t) => {
-  const dir = tempDir(t, 'tail');
-  const f = path.join(dir, 'a.log');
-  writeFileSync(f, 'old 1\nhalf a li');
-  const c = new LineCollector();
-  const { tail } = tailer(t, c, { logpaths: [f] });
-  await tail.start();
+  const { f, c, tail } = await tailedFile(t, 'a.log', 'old 1\nhalf a li');
   appendFileSync(f, 'ne\nnew 1\n');
   await waitFor(() => c.lines.length >= 1);
   await sleep(100);
@@ -57,12 +59,7 @@ t.test('starting at the end of a file whose last line is incomplete skips that l
 });
 
 t.test('a partial last line waits for its newline', async (t) => {
-  const dir = tempDir(t, 'tail');
-  const f = path.join(dir, 'a.log');
-  writeFileSync(f, '');
-  const c = new LineCollector();
-  const { tail } = tailer(t, c, { logpaths: [f] });
-  await tail.start();
+  const { f, c, tail } = await tailedFile(t, 'a.log', '');
   appendFileSync(f, 'complete\nhalf of a ');
   await waitFor(() => c.lines.length >= 1);
   await sleep(200);
@@ -106,12 +103,7 @@ t.test('a glob picks up a file created after start, from its start', async (t) =
 });
 
 t.test('rename rotation: the old file is read to its end, then the new one from its start', async (t) => {
-  const dir = tempDir(t, 'tail');
-  const f = path.join(dir, 'app.log');
-  writeFileSync(f, '');
-  const c = new LineCollector();
-  const { tail } = tailer(t, c, { logpaths: [f] });
-  await tail.start();
+  const { f, c, tail } = await tailedFile(t, 'app.log', '');
   appendFileSync(f, 'old 1\nold 2\n');
   await waitFor(() => c.lines.length >= 2);
   // The writer keeps its descriptor on the old inode after the rename, as nginx does until USR1.
@@ -134,12 +126,7 @@ t.test('rename rotation: the old file is read to its end, then the new one from 
 });
 
 t.test('copytruncate: no line lost, none repeated', async (t) => {
-  const dir = tempDir(t, 'tail');
-  const f = path.join(dir, 'app.log');
-  writeFileSync(f, '');
-  const c = new LineCollector();
-  const { tail, warnings } = tailer(t, c, { logpaths: [f] });
-  await tail.start();
+  const { f, c, tail, warnings } = await tailedFile(t, 'app.log', '');
   appendFileSync(f, 'before 1\nbefore 2\nbefore 3\n');
   await waitFor(() => c.lines.length >= 3);
   copyFileSync(f, `${f}.1`);
@@ -154,12 +141,7 @@ t.test('copytruncate: no line lost, none repeated', async (t) => {
 });
 
 t.test('copytruncate seen as a shrink', async (t) => {
-  const dir = tempDir(t, 'tail');
-  const f = path.join(dir, 'app.log');
-  writeFileSync(f, '');
-  const c = new LineCollector();
-  const { tail } = tailer(t, c, { logpaths: [f] });
-  await tail.start();
+  const { f, c, tail } = await tailedFile(t, 'app.log', '');
   appendFileSync(f, 'before 1\nbefore 2\n');
   await waitFor(() => c.lines.length >= 2);
   truncateSync(f, 0);
@@ -223,13 +205,8 @@ t.test('replay reads every file from the first byte and hands on an unterminated
 });
 
 t.test('reads in large blocks and keeps lines whole across block boundaries', async (t) => {
-  const dir = tempDir(t, 'tail');
-  const f = path.join(dir, 'big.log');
   const lines = Array.from({ length: 20000 }, (_, i) => `line ${i} ${'x'.repeat(i % 97)}`);
-  writeFileSync(f, lines.join('\n') + '\n');
-  const c = new LineCollector();
-  const { tail } = tailer(t, c, { logpaths: [f], start: 'start', follow: false, maxChunkBytes: 64 * 1024 });
-  await tail.start();
+  const { c, tail } = await tailedFile(t, 'big.log', lines.join('\n') + '\n', { start: 'start', follow: false, maxChunkBytes: 64 * 1024 });
   t.equal(c.lines.length, lines.length);
   t.ok(c.lines.every((l, i) => l === lines[i]), 'every line intact and in order');
   t.ok(c.chunks.length > 10 && c.chunks.length < 40, `read in blocks (${c.chunks.length} chunks)`);
@@ -238,12 +215,7 @@ t.test('reads in large blocks and keeps lines whole across block boundaries', as
 });
 
 t.test('a huge line without newline is cut, counted, and its rest skipped', async (t) => {
-  const dir = tempDir(t, 'tail');
-  const f = path.join(dir, 'huge.log');
-  writeFileSync(f, '');
-  const c = new LineCollector();
-  const { tail } = tailer(t, c, { logpaths: [f], maxChunkBytes: 1024, maxLineBytes: 4096 });
-  await tail.start();
+  const { f, c, tail } = await tailedFile(t, 'huge.log', '', { maxChunkBytes: 1024, maxLineBytes: 4096 });
   const fd = openSync(f, 'a');
   writeSync(fd, 'before\n');
   // Write the monster in pieces so the tailer sees it grow without a newline.
