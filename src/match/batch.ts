@@ -3,11 +3,14 @@
 // ONCE over them through RE2's replace, which writes the captures of every matching line in
 // place. One N-API crossing per regex per chunk instead of one per line; node-re2's per-match
 // result objects, which cost more than the match itself, are never built.
-import { groupsOf, hostOf, userCaptures, type CompiledFilter, type Groups } from './compile.js';
+import { groupsOf, hostOf, mayMatch, userCaptures, type CompiledFilter, type CompiledRegex, type Groups } from './compile.js';
 import type { LineVerdict } from './matcher.js';
 
+// Input lines never hold NUL (chunk.ts skips such lines), so MARK starts our text; captures
+// are separated by SEP and end at TERM, unambiguous unless a line holds SEP or TERM itself.
 const MARK = '\u0000';
 const SEP = '\u0001';
+const TERM = '\u0002';
 
 /** True when every regex of the filter can run in batch mode and no line depends on another. */
 export function canBatch(f: CompiledFilter): boolean {
@@ -25,7 +28,10 @@ export function matchBatch(f: CompiledFilter, lines: readonly string[]): LineVer
     const names = r.groupNames;
     let template = MARK;
     for (let g = 1; g <= names.length; g++) template += (g > 1 ? SEP : '') + '$' + g;
+    template += TERM;
     const joined = open.map((i) => lines[i]).join('\n');
+    // lines holding SEP or TERM (never in real logs) are matched one by one
+    const odd = joined.includes(SEP) || joined.includes(TERM);
     r.batch!.lastIndex = 0;
     const out = joined.replace(r.batch!, template).split('\n');
     const still: number[] = [];
@@ -42,14 +48,13 @@ export function matchBatch(f: CompiledFilter, lines: readonly string[]): LineVer
     for (let k = 0; k < open.length; k++) {
       const i = open[k];
       const o = out[k];
-      if (o.charCodeAt(0) !== 0) {
+      const at = o.indexOf(MARK);
+      if (at < 0) {
         still.push(i);
         continue;
       }
-      const parts = names.length ? o.slice(1).split(SEP) : [];
       let groups: Groups;
-      if (parts.length !== names.length) {
-        // a capture held the separator byte: take this line the slow way
+      if (odd && (lines[i].includes(SEP) || lines[i].includes(TERM))) {
         const m = r.re.exec(lines[i]);
         if (!m) {
           still.push(i);
@@ -58,7 +63,13 @@ export function matchBatch(f: CompiledFilter, lines: readonly string[]): LineVer
         groups = groupsOf(r, m);
       } else {
         groups = {};
-        for (let g = 0; g < names.length; g++) groups[names[g]] = parts[g] === '' ? undefined : parts[g];
+        let from = at + 1;
+        for (let g = 0; g < names.length; g++) {
+          let to = o.indexOf(g === names.length - 1 ? TERM : SEP, from);
+          if (to < 0) to = o.length; // cannot happen: the template wrote it
+          groups[names[g]] = to === from ? undefined : o.slice(from, to);
+          from = to + 1;
+        }
         for (const [from, to] of r.altGroups) if (groups[from] && !groups[to]) groups[to] = groups[from];
       }
       verdicts[i] = verdictOf(f, ri, lines[i], groups);
@@ -82,4 +93,76 @@ function lineByLine(f: CompiledFilter, ri: number, line: string): LineVerdict | 
   const r = f.failregex[ri];
   const m = r.re.exec(line);
   return m ? verdictOf(f, ri, line, groupsOf(r, m)) : null;
+}
+
+/** The groups of one regex (batchable: r.batch set) on each line, null where it does not match,
+ * exactly as groupsOf(r, r.re.exec(line)) gives them: a line where a group that can match ''
+ * came out empty is run again alone, because the batch cannot tell an empty capture from a
+ * group that did not take part (and an empty <F-MLFID> is still a connection id). */
+export function batchGroups(r: CompiledRegex, lines: readonly string[]): Array<Groups | null> {
+  const out: Array<Groups | null> = new Array(lines.length).fill(null);
+  const names = r.groupNames;
+  let template = MARK;
+  for (let g = 1; g <= names.length; g++) template += (g > 1 ? SEP : '') + '$' + g;
+  template += TERM;
+  const joined = lines.join('\n');
+  const odd = joined.includes(SEP) || joined.includes(TERM);
+  r.batch!.lastIndex = 0;
+  const res = joined.replace(r.batch!, template).split('\n');
+  const exact = (i: number): Groups | null => {
+    const m = r.re.exec(lines[i]);
+    return m ? groupsOf(r, m) : null;
+  };
+  if (res.length !== lines.length) return lines.map((_, i) => exact(i)); // cannot happen
+  for (let i = 0; i < lines.length; i++) {
+    const o = res[i];
+    const at = o.indexOf(MARK);
+    if (at < 0) continue;
+    if (odd && (lines[i].includes(SEP) || lines[i].includes(TERM))) {
+      out[i] = exact(i);
+      continue;
+    }
+    const groups: Groups = {};
+    let empty = false;
+    let from = at + 1;
+    for (let g = 0; g < names.length; g++) {
+      let to = o.indexOf(g === names.length - 1 ? TERM : SEP, from);
+      if (to < 0) to = o.length;
+      if (to === from && r.canBeEmpty[g]) empty = true;
+      groups[names[g]] = to === from ? undefined : o.slice(from, to);
+      from = to + 1;
+    }
+    if (empty) {
+      out[i] = exact(i);
+      continue;
+    }
+    for (const [a, b] of r.altGroups) if (groups[a] && !groups[b]) groups[b] = groups[a];
+    out[i] = groups;
+  }
+  return out;
+}
+
+/** For each text, the first failregex (in order) that matches it and its groups, as the
+ * line-by-line loop of FilterRun finds them; null when none does. Every failregex must be
+ * batchable. */
+export function firstMatches(f: CompiledFilter, texts: readonly string[]): Array<{ ri: number; groups: Groups } | null> {
+  const out: Array<{ ri: number; groups: Groups } | null> = new Array(texts.length).fill(null);
+  let open: number[] = texts.map((_, i) => i);
+  const lowered: Array<string | undefined> = new Array(texts.length);
+  for (let ri = 0; ri < f.failregex.length && open.length; ri++) {
+    const r = f.failregex[ri];
+    const tried: number[] = [];
+    const still: number[] = [];
+    for (const i of open) (mayMatch(r, texts[i], () => (lowered[i] ??= texts[i].toLowerCase())) ? tried : still).push(i);
+    if (tried.length) {
+      const groups = batchGroups(r, tried.map((i) => texts[i]));
+      for (let k = 0; k < tried.length; k++) {
+        const g = groups[k];
+        if (g) out[tried[k]] = { ri, groups: g };
+        else still.push(tried[k]);
+      }
+    }
+    open = still;
+  }
+  return out;
 }

@@ -6,8 +6,9 @@ import { isUtf8 } from 'node:buffer';
 import type { MatchEvent } from '../types.js';
 import type { CompiledFilter } from './compile.js';
 import type { DateDetector } from './dates.js';
-import { FilterRun, type FilterState, type LineVerdict } from './matcher.js';
-import { canBatch, matchBatch } from './batch.js';
+import { contentOf, FilterRun, type FilterState, type LineVerdict } from './matcher.js';
+import { batchGroups, canBatch, firstMatches, matchBatch } from './batch.js';
+import { fromWire, NOFAIL_BIT, type WireResult } from './wire.js';
 
 /** Carried between consecutive chunks of one source (multi-line buffers, connection ids). */
 export interface MatchState {
@@ -33,6 +34,9 @@ export interface ChunkOptions {
 
 export const DEFAULT_MAX_LINE_LENGTH = 64 * 1024;
 
+/** candidate lines matched per RE2 call (batch.ts) */
+const BATCH_LINES = 2048;
+
 /** True when a filter keeps state across lines (multi-line buffer or <F-MLFID> cache). */
 export function isStatefulFilter(f: CompiledFilter): boolean {
   if (f.multiline) return true;
@@ -42,8 +46,56 @@ export function isStatefulFilter(f: CompiledFilter): boolean {
 
 interface GateCursor {
   lit: Buffer;
-  /** next occurrence at or after the current line, -1 when none is left */
+  /** next occurrence at or after the current line, -1 when none is left; may lag behind */
   next: number;
+}
+
+interface GateClause {
+  hay: Buffer;
+  cursors: GateCursor[];
+}
+
+const HIT = 1;
+const MISS = 0;
+const STALE = 2;
+
+/** What the cursors already say about [lineStart, eol) without searching. */
+function known(cl: GateClause, lineStart: number, eol: number): number {
+  let stale = false;
+  const cs = cl.cursors;
+  for (let k = 0; k < cs.length; k++) {
+    const next = cs[k].next;
+    if (next >= lineStart) {
+      if (next < eol) return HIT;
+    } else if (next >= 0) stale = true;
+  }
+  return stale ? STALE : MISS;
+}
+
+/** Searches on from the lagging cursors: does one of the clause's literals occur in the line? */
+function searched(cl: GateClause, lineStart: number, eol: number): boolean {
+  const cs = cl.cursors;
+  for (let k = 0; k < cs.length; k++) {
+    const c = cs[k];
+    if (c.next >= 0 && c.next < lineStart) c.next = cl.hay.indexOf(c.lit, lineStart);
+    if (c.next >= lineStart && c.next < eol) return true;
+  }
+  return false;
+}
+
+/** Every clause has a literal in the line. Clauses the cursors already decide go first, so a
+ * rare literal rejects a line without searching for the common ones. Cursors only move
+ * forward: each literal costs one pass over the chunk plus a call per line it is asked about. */
+function passes(cls: GateClause[], lineStart: number, eol: number): boolean {
+  let stale = 0;
+  for (let i = 0; i < cls.length; i++) {
+    const k = known(cls[i], lineStart, eol);
+    if (k === MISS) return false;
+    if (k === STALE) stale |= 1 << i;
+  }
+  if (stale === 0) return true;
+  for (let i = 0; i < cls.length; i++) if (stale & (1 << i) && !searched(cls[i], lineStart, eol)) return false;
+  return true;
 }
 
 /** The filters of the jails on one source, compiled, with per-source date detectors. */
@@ -54,6 +106,9 @@ export class CompiledGroup {
   private readonly detectorIds: number[];
   /** filters whose candidate lines are matched all at once after the scan (batch.ts) */
   private readonly batched: boolean[];
+  /** single-line filters with a prefregex: it runs over many lines at once, the rest line by
+   * line (failregexes on its <F-CONTENT>, connection ids), in line order */
+  private readonly prefixBatched: boolean[];
 
   constructor(readonly filters: CompiledFilter[]) {
     this.stateful = filters.some(isStatefulFilter);
@@ -71,23 +126,65 @@ export class CompiledGroup {
     });
     this.detectorOf = detectors;
     this.batched = filters.map(canBatch);
+    this.prefixBatched = filters.map((f, j) => !this.batched[j] && !f.multiline && !!f.prefregex?.batch);
   }
 
   process(buf: Buffer, arrival: number, state: MatchState | undefined, opts: ChunkOptions): ChunkResult {
+    return fromWire(this.processToWire(buf, arrival, state, opts));
+  }
+
+  /** process() in the form a worker sends back (wire.ts): events go straight into flat arrays
+   * instead of one object each, which a worker had to keep alive for the whole chunk. */
+  processToWire(buf: Buffer, arrival: number, state: MatchState | undefined, opts: ChunkOptions): WireResult {
     const nf = this.filters.length;
     const runs = this.filters.map((f, j) => new FilterRun(f, state?.jails[j] ?? undefined));
-    // events with the index of their line, so batched and line-by-line results merge in order
-    const events: Array<{ line: number; ev: MatchEvent }> = [];
-    const pending: Array<{ lines: number[]; rests: string[]; times: number[] } | null> = this.batched.map((b) => (b ? { lines: [], rests: [], times: [] } : null));
+    // events as parallel arrays, with the index of their line, so batched and line-by-line
+    // results can be put in line order
+    const evLine: number[] = [];
+    const evMeta: number[] = [];
+    const evTime: number[] = [];
+    const evHost: string[] = [];
+    const evCaptures: Array<[number, Record<string, string>]> = [];
+    const pending: Array<{ lines: number[]; rests: string[]; times: number[] } | null> = this.batched.map((b, j) => (b || this.prefixBatched[j] ? { lines: [], rests: [], times: [] } : null));
     const record = (j: number, lineNo: number, v: LineVerdict, time: number): void => {
       if (v.ignored !== undefined) ignoredPerJail[j]++;
       const fail = v.failure;
       if (!fail) return;
       if (!fail.nofail) matchesPerJail[j]++;
-      const ev: MatchEvent = { jail: j, host: fail.host, time };
-      if (fail.nofail) ev.nofail = true;
-      if (fail.captures) ev.captures = fail.captures;
-      events.push({ line: lineNo, ev });
+      if (fail.captures) evCaptures.push([evLine.length, fail.captures]);
+      evLine.push(lineNo);
+      evMeta.push(fail.nofail ? (j | NOFAIL_BIT) >>> 0 : j);
+      evTime.push(time);
+      evHost.push(fail.host);
+    };
+    // batches of bounded size: their strings die young instead of being promoted to the old
+    // generation, which made each worker's heap grow by a chunk's worth of lines
+    const flush = (j: number): void => {
+      const p = pending[j];
+      if (!p || p.rests.length === 0) return;
+      if (this.batched[j]) {
+        const verdicts = matchBatch(this.filters[j], p.rests);
+        for (let k = 0; k < verdicts.length; k++) record(j, p.lines[k], verdicts[k], p.times[k]);
+      } else {
+        const f = this.filters[j];
+        const pre = batchGroups(f.prefregex!, p.rests);
+        if (f.failregex.every((r) => r.batch !== null)) {
+          // the failregexes too, over the prefregex's <F-CONTENT>s; the rest in line order
+          const texts: string[] = [];
+          for (let k = 0; k < pre.length; k++) if (pre[k]) texts.push(contentOf(p.rests[k], pre[k]!));
+          const found = firstMatches(f, texts);
+          for (let k = 0, q = 0; k < pre.length; k++) {
+            const g = pre[k];
+            if (!g) continue;
+            const hit = found[q];
+            record(j, p.lines[k], runs[j].processMatched(texts[q], g, hit ? hit.ri : -1, hit ? hit.groups : null, p.times[k]), p.times[k]);
+            q++;
+          }
+        } else {
+          for (let k = 0; k < pre.length; k++) record(j, p.lines[k], runs[j].processPrefixed(p.rests[k], pre[k], p.times[k]), p.times[k]);
+        }
+      }
+      pending[j] = { lines: [], rests: [], times: [] };
     };
     const matchesPerJail = new Array<number>(nf).fill(0);
     const ignoredPerJail = new Array<number>(nf).fill(0);
@@ -100,13 +197,16 @@ export class CompiledGroup {
     const gated: number[] = [];
     for (let j = 0; j < nf; j++) (this.filters[j].gate && !this.filters[j].multiline ? gated : always).push(j);
     let lowered: Buffer | undefined;
-    const cursors: GateCursor[][] = gated.map((j) => {
+    const lower = (): Buffer => (lowered ??= Buffer.from(buf.toString('latin1').toLowerCase(), 'latin1'));
+    // per gated filter, its clauses (the gate's anyOf, then each of `also`), each a list of
+    // cursors over the chunk (or its lower-cased copy)
+    const clauses: GateClause[][] = gated.map((j) => {
       const g = this.filters[j].gate!;
-      let hay = buf;
-      if (g.caseInsensitive) hay = lowered ??= Buffer.from(buf.toString('latin1').toLowerCase(), 'latin1');
-      return g.anyOf.map((lit) => ({ lit, next: hay.indexOf(lit, 0) }));
+      return [g, ...(g.also ?? [])].map((c) => {
+        const hay = c.caseInsensitive ? lower() : buf;
+        return { hay, cursors: c.anyOf.map((lit) => ({ lit, next: hay.indexOf(lit, 0) })) };
+      });
     });
-    const hays = gated.map((j) => (this.filters[j].gate!.caseInsensitive ? lowered! : buf));
 
     // bad bytes: checked once for the whole chunk; per line only when the chunk has some
     const hasNul = buf.indexOf(0) >= 0;
@@ -129,17 +229,7 @@ export class CompiledGroup {
 
       let nc = 0;
       for (let a = 0; a < always.length; a++) candidates[nc++] = always[a];
-      for (let gi = 0; gi < gated.length; gi++) {
-        const cs = cursors[gi];
-        for (let k = 0; k < cs.length; k++) {
-          const c = cs[k];
-          if (c.next >= 0 && c.next < lineStart) c.next = hays[gi].indexOf(c.lit, lineStart);
-          if (c.next >= 0 && c.next < eol) {
-            candidates[nc++] = gated[gi];
-            break;
-          }
-        }
-      }
+      for (let gi = 0; gi < gated.length; gi++) if (passes(clauses[gi], lineStart, eol)) candidates[nc++] = gated[gi];
       if (nc === 0) {
         if (eol - lineStart > maxLen) cutLines++;
         else if (!valid && isBad(buf, lineStart, end)) badLines++;
@@ -170,22 +260,47 @@ export class CompiledGroup {
           p.lines.push(lines);
           p.rests.push(rest);
           p.times.push(time);
+          if (p.rests.length >= BATCH_LINES) flush(j);
         } else record(j, lines, runs[j].processLine(rest, time), time);
       }
     }
 
-    for (let j = 0; j < nf; j++) {
-      const p = pending[j];
-      if (!p || p.rests.length === 0) continue;
-      const verdicts = matchBatch(this.filters[j], p.rests);
-      for (let k = 0; k < verdicts.length; k++) record(j, p.lines[k], verdicts[k], p.times[k]);
+    for (let j = 0; j < nf; j++) flush(j);
+    const ne = evLine.length;
+    const out: WireResult = {
+      lines, matchesPerJail, ignoredPerJail, badLines, cutLines,
+      evMeta: new Uint32Array(ne), evTime: new Float64Array(ne), evHosts: '', evCaptures,
+    };
+    if (pending.some((p) => p !== null) && nf > 1 && !inOrder(evLine, evMeta)) {
+      const order = Array.from({ length: ne }, (_, i) => i).sort((a, b) => evLine[a] - evLine[b] || (evMeta[a] & ~NOFAIL_BIT) - (evMeta[b] & ~NOFAIL_BIT));
+      const at = new Array<number>(ne);
+      const hosts = new Array<string>(ne);
+      for (let k = 0; k < ne; k++) {
+        const i = order[k];
+        at[i] = k;
+        out.evMeta[k] = evMeta[i];
+        out.evTime[k] = evTime[i];
+        hosts[k] = evHost[i];
+      }
+      for (const c of evCaptures) c[0] = at[c[0]];
+      evCaptures.sort((a, b) => a[0] - b[0]);
+      out.evHosts = hosts.join('\n');
+    } else {
+      out.evMeta.set(evMeta);
+      out.evTime.set(evTime);
+      out.evHosts = evHost.join('\n');
     }
-    if (pending.some((p) => p !== null) && nf > 1) events.sort((a, b) => a.line - b.line || a.ev.jail - b.ev.jail);
-
-    const result: ChunkResult = { lines, events: events.map((e) => e.ev), matchesPerJail, ignoredPerJail, badLines, cutLines };
-    if (runs.some((r) => !r.stateless)) result.state = { jails: runs.map((r) => (r.stateless ? null : r.state())) };
-    return result;
+    if (runs.some((r) => !r.stateless)) out.state = { jails: runs.map((r) => (r.stateless ? null : r.state())) };
+    return out;
   }
+}
+
+/** Events already in (line, jail) order: the usual case, which needs no sort. */
+function inOrder(line: number[], meta: number[]): boolean {
+  for (let i = 1; i < line.length; i++) {
+    if (line[i] < line[i - 1] || (line[i] === line[i - 1] && (meta[i] & ~NOFAIL_BIT) < (meta[i - 1] & ~NOFAIL_BIT))) return false;
+  }
+  return true;
 }
 
 function isBad(buf: Buffer, start: number, end: number): boolean {

@@ -4,8 +4,8 @@ import RE2 from 're2';
 import type { FilterDef, Sourced } from '../types.js';
 import { DateDetector, DatePatternError, parseLogTimezone, type LogZone } from './dates.js';
 import { FilterInvalid, FilterRefused, builtinFilterDir } from './errors.js';
-import { requiredLiterals, type Requirement } from './literal.js';
-import { NotBatchable, parsePythonRegex, RegexRefusal, toRe2Source } from './pyregex.js';
+import { requiredClauses, requiredLiterals, type Requirement } from './literal.js';
+import { NotBatchable, parsePythonRegex, RegexRefusal, toRe2Source, type Alt, type Node } from './pyregex.js';
 import { expandTags, groupNameOfTag } from './tags.js';
 
 export interface CompileOptions {
@@ -25,16 +25,24 @@ export interface CompiledRegex {
   /** the same regex for a global search over many lines joined by '\n' (null: not possible) */
   batch: RE2 | null;
   literals: Requirement | null;
+  /** every requirement a match meets at once (literals is the best of them) */
+  clauses: Requirement[];
   groupNames: string[];
+  /** per group: can it match the empty string (else an empty capture means it did not take part) */
+  canBeEmpty: boolean[];
   /** alt_* group -> merged name */
   altGroups: Array<[string, string]>;
 }
 
-/** Byte-level prefilter: a line is a candidate only if it contains one of `anyOf`. */
+/** Byte-level prefilter: a line is a candidate only if it contains one of `anyOf`, and one of
+ * the `anyOf` of every clause in `also`. */
 export interface Gate {
   anyOf: Buffer[];
   /** search in the lower-cased chunk */
   caseInsensitive: boolean;
+  /** more requirements, when the filter has a single regex that decides (its other literals:
+   * `" HTTP/1."` alone lets every access log line through, `.exe|.sh|.pl|.cgi` next to it does not) */
+  also?: Array<{ anyOf: Buffer[]; caseInsensitive: boolean }>;
 }
 
 export interface CompiledFilter {
@@ -92,8 +100,64 @@ function compileOne(def: FilterDef, s: Sourced, multiline: boolean, builtinDir: 
   altGroups.sort();
   return {
     source: s.value, file: s.file, line: s.line, re, re2Source, batch,
-    literals: requiredLiterals(parsed.alt), groupNames: parsed.groupNames, altGroups,
+    literals: requiredLiterals(parsed.alt), clauses: requiredClauses(parsed.alt), groupNames: parsed.groupNames, altGroups,
+    canBeEmpty: namedGroupsCanBeEmpty(parsed.alt, parsed.groupNames.length),
   };
+}
+
+const MAX_EXTRA_CLAUSES = 3;
+
+/** Shortest text a part of a regex can match. */
+function minLength(a: Alt): number {
+  let min = Infinity;
+  for (const b of a.branches) min = Math.min(min, b.reduce((n, x) => n + nodeMinLength(x), 0));
+  return min === Infinity ? 0 : min;
+}
+
+function nodeMinLength(n: Node): number {
+  switch (n.t) {
+    case 'lit':
+    case 'raw':
+      return 1;
+    case 'assert':
+      return 0;
+    case 'group':
+      return minLength(n.alt);
+    case 'repeat':
+      return n.min === 0 ? 0 : n.min * nodeMinLength(n.node);
+  }
+}
+
+/** For each named group, in the order of groupNames (opening order): can it match ''? All true
+ * when the walk does not find the same number of groups (then nothing is assumed). */
+function namedGroupsCanBeEmpty(a: Alt, count: number): boolean[] {
+  const out: boolean[] = [];
+  const walk = (n: Node): void => {
+    if (n.t === 'group') {
+      if (n.name) out.push(minLength(n.alt) === 0);
+      for (const b of n.alt.branches) b.forEach(walk);
+    } else if (n.t === 'repeat') walk(n.node);
+  };
+  for (const b of a.branches) b.forEach(walk);
+  return out.length === count ? out : new Array<boolean>(count).fill(true);
+}
+
+/** The longest piece of a literal that cannot span the place a date was cut from. The regex
+ * sees the line with its date cut out, the prefilter sees the raw bytes: `- ` + date + ` WARN`
+ * reads `-  WARN` to the regex, which is nowhere in the raw line. The text around a date is
+ * non-word characters (spaces, brackets, dashes), so pieces are split between any two of them. */
+function junctionFree(lit: string): string {
+  const nonWord = (c: string): boolean => !/\w/.test(c);
+  let best = '';
+  let from = 0;
+  for (let i = 1; i <= lit.length; i++) {
+    if (i === lit.length || (nonWord(lit[i - 1]) && nonWord(lit[i]))) {
+      const piece = lit.slice(from, i);
+      if (piece.length > best.length) best = piece;
+      from = i;
+    }
+  }
+  return best;
 }
 
 function gateOf(f: { prefregex?: CompiledRegex; failregex: CompiledRegex[] }): Gate | null {
@@ -106,7 +170,20 @@ function gateOf(f: { prefregex?: CompiledRegex; failregex: CompiledRegex[] }): G
   for (const r of reqs) for (const s of r!.anyOf) all.add(ci ? s.toLowerCase() : s);
   // a shorter literal that is part of a longer one makes the longer one redundant
   const list = [...all].filter((s) => ![...all].some((o) => o !== s && s.includes(o)));
-  return { anyOf: list.map((s) => Buffer.from(s, 'utf8')), caseInsensitive: ci };
+  const gate: Gate = { anyOf: list.map((s) => Buffer.from(s, 'utf8')), caseInsensitive: ci };
+  const sole = f.prefregex?.literals ? f.prefregex : f.failregex.length === 1 ? f.failregex[0] : undefined;
+  if (sole) {
+    const primary = JSON.stringify(sole.literals);
+    // single characters and spaces are on every line: checking them costs and rejects nothing
+    const also = sole.clauses
+      .filter((c) => JSON.stringify(c) !== primary)
+      .map((c) => ({ anyOf: c.anyOf.map(junctionFree), caseInsensitive: c.caseInsensitive }))
+      .filter((c) => c.anyOf.every((s) => s.trim().length >= 2))
+      .slice(0, MAX_EXTRA_CLAUSES)
+      .map((c) => ({ anyOf: [...new Set(c.anyOf)].map((s) => Buffer.from(s, 'utf8')), caseInsensitive: c.caseInsensitive }));
+    if (also.length) gate.also = also;
+  }
+  return gate;
 }
 
 /** Compiles a filter. Throws FilterRefused (RE2 cannot run it) or FilterInvalid (broken). */

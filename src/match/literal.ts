@@ -120,3 +120,65 @@ export function requiredLiterals(a: Alt): Requirement | null {
   if (!r || r.anyOf.some((s) => s.length === 0)) return null;
   return { anyOf: r.anyOf, caseInsensitive: r.ci };
 }
+
+/** Every requirement a match must meet at once (the top-level sequence's literals and groups,
+ * and a literal run joined to a following group of plain alternatives), most selective first
+ * by the static score. Empty when nothing is certain. */
+export function requiredClauses(a: Alt): Requirement[] {
+  const out: Req[] = [];
+  if (a.branches.length !== 1) {
+    const r = altReq(a);
+    if (r) out.push(r);
+  } else {
+    let run: number[] = [];
+    let runCi = false;
+    const flush = (): void => {
+      const r = runReq(run, runCi);
+      if (r) out.push(r);
+      run = [];
+    };
+    for (const n of a.branches[0]) {
+      if (n.t === 'lit') {
+        if (run.length && n.ci !== runCi) flush();
+        runCi = n.ci;
+        run.push(n.cp);
+        continue;
+      }
+      if (n.t === 'assert') continue;
+      // `\.(?:exe|sh)`: the run and each whole alternative are adjacent text, and `.exe|.sh`
+      // is far rarer than `.` or `sh` alone
+      const alts = run.length ? exactAlternatives(n, runCi) : null;
+      if (alts) {
+        const prefix = String.fromCodePoint(...run);
+        const tail = splitAtCuts(prefix).pop()!;
+        out.push({ anyOf: alts.map((a) => (runCi ? (tail + a).toLowerCase() : tail + a)), ci: runCi });
+      }
+      flush();
+      const r = nodeReq(n);
+      if (r) out.push(r);
+    }
+    flush();
+  }
+  return out
+    .filter((r) => r.anyOf.length > 0 && r.anyOf.every((s) => s.length > 0))
+    .sort((x, y) => score(y) - score(x))
+    .map((r) => ({ anyOf: r.anyOf, caseInsensitive: r.ci }));
+}
+
+/** The texts of a group whose every branch is plain literal text (same case mode), or null. */
+function exactAlternatives(n: Node, ci: boolean): string[] | null {
+  if (n.t !== 'group' || n.flags || n.alt.branches.length > MAX_ALTERNATIVES) return null;
+  const out: string[] = [];
+  for (const b of n.alt.branches) {
+    if (b.length === 0) return null;
+    const cps: number[] = [];
+    for (const x of b) {
+      if (x.t !== 'lit' || x.ci !== ci) return null;
+      cps.push(x.cp);
+    }
+    const text = String.fromCodePoint(...cps);
+    if (ci && !/^[\x00-\x7f]*$/.test(text)) return null;
+    out.push(text);
+  }
+  return out;
+}

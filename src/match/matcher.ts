@@ -41,6 +41,15 @@ const MLFID_MAX = 100;
 const MLFID_TTL = 300;
 const NO_VERDICT: LineVerdict = Object.freeze({}) as LineVerdict;
 
+/** The text a single-line filter's failregexes see once its prefregex matched: the
+ * <F-CONTENT>, else the whole line. Takes `content` out of the prefregex's groups, as
+ * processLine does. */
+export function contentOf(rest: string, pre: Groups): string {
+  const content = pre.content;
+  delete pre.content;
+  return content ? content : rest;
+}
+
 export class FilterRun {
   private lines: string[];
   private readonly mlfid: Map<string, MlfidEntry>;
@@ -79,6 +88,20 @@ export class FilterRun {
       const m = f.prefregex.re.exec(buf);
       if (!m) return NO_VERDICT;
       pre = groupsOf(f.prefregex, m);
+    }
+    return this.afterPrefix(buf, lines, pre, time);
+  }
+
+  /** processLine for a single-line filter whose prefregex was already run over many lines at
+   * once (batch.ts): `pre` holds its groups, null when it did not match the line. */
+  processPrefixed(rest: string, pre: Groups | null, time: number): LineVerdict {
+    if (!pre) return NO_VERDICT;
+    return this.afterPrefix(rest, null, pre, time);
+  }
+
+  private afterPrefix(buf: string, lines: string[] | null, pre: Groups | null, time: number): LineVerdict {
+    const f = this.filter;
+    if (pre) {
       const content = pre.content;
       delete pre.content;
       if (content) {
@@ -105,22 +128,36 @@ export class FilterRun {
         matchedLines = split.matched;
         this.lines = split.unmatched;
       }
-      const ignored = this.ignoredBy(matchedLines ? matchedLines.join('\n') + '\n' : buf);
-      if (ignored >= 0) return { ignored, matched: i };
-      if (pre) groups = { ...pre, ...stripUndefined(groups) };
-      const mlfid = groups.mlfid;
-      if (mlfid !== undefined) {
-        groups = this.mergeFailure(mlfid, groups, time);
-        if (groups.nofail) return { matched: i, nofail: true };
-      }
-      const host = hostOf(groups);
-      if (host === undefined) {
-        if (mlfid !== undefined) groups.mlfpending = '1'; // waits for a later line with the address
-        return { matched: i };
-      }
-      return { matched: i, failure: { regex: i, host, nofail: !!groups.nofail, captures: userCaptures(groups) } };
+      return this.finish(i, groups, matchedLines ? matchedLines.join('\n') + '\n' : buf, pre, time);
     }
     return NO_VERDICT;
+  }
+
+  /** processLine's last step for a single-line filter whose prefregex and failregexes were run
+   * over many lines at once (batch.ts): failregex `ri` matched `text` (the <F-CONTENT>, see
+   * contentOf) with `groups`; ri < 0 when none did. Lines must come in order (connection ids). */
+  processMatched(text: string, pre: Groups, ri: number, groups: Groups | null, time: number): LineVerdict {
+    if (ri < 0 || !groups) return NO_VERDICT;
+    return this.finish(ri, groups, text, pre, time);
+  }
+
+  /** ignoreregex, the prefregex's groups, connection ids, the address: the verdict of a line
+   * failregex `i` matched. */
+  private finish(i: number, groups: Groups, ignoreText: string, pre: Groups | null, time: number): LineVerdict {
+    const ignored = this.ignoredBy(ignoreText);
+    if (ignored >= 0) return { ignored, matched: i };
+    if (pre) groups = { ...pre, ...stripUndefined(groups) };
+    const mlfid = groups.mlfid;
+    if (mlfid !== undefined) {
+      groups = this.mergeFailure(mlfid, groups, time);
+      if (groups.nofail) return { matched: i, nofail: true };
+    }
+    const host = hostOf(groups);
+    if (host === undefined) {
+      if (mlfid !== undefined) groups.mlfpending = '1'; // waits for a later line with the address
+      return { matched: i };
+    }
+    return { matched: i, failure: { regex: i, host, nofail: !!groups.nofail, captures: userCaptures(groups) } };
   }
 
   private ignoredBy(text: string): number {

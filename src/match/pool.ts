@@ -5,6 +5,10 @@ import type { FilterDef } from '../types.js';
 import { compileFilter } from './compile.js';
 import { DEFAULT_MAX_LINE_LENGTH, isStatefulFilter, type ChunkResult, type MatchState } from './chunk.js';
 import type { MatchTask } from './worker.js';
+import { fromWire, type WireResult } from './wire.js';
+import { isChunkBuffer, recycleChunkBuffer } from '../sources/chunk-buffers.js';
+
+const WORKER_YOUNG_GENERATION_MB = 12;
 
 export interface PoolGroup {
   id: number;
@@ -32,6 +36,10 @@ export class MatcherPool {
       minThreads: threads,
       maxThreads: threads,
       idleTimeout: 2 ** 31 - 1,
+      // a smaller young generation than V8's default: a worker's garbage is short-lived (one
+      // batch of lines), and the default let each worker's heap grow by tens of MB (measured:
+      // 1M failing addresses, peak RSS about 430 -> 350 MB, CPU time unchanged)
+      resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB },
     });
   }
 
@@ -63,13 +71,16 @@ export class MatcherPool {
   }
 
   /** Matches a chunk of whole lines. The chunk's memory is transferred to the worker: do not
-   * use `chunk` after calling (unless it was a slice of a shared buffer, which is copied). */
+   * use `chunk` after calling (unless it was a slice of a shared buffer, which is copied). A
+   * chunk from the file reader (chunk-buffers.ts) travels whole, without a copy, and its memory
+   * comes back for the next read. */
   match(groupId: number, chunk: Buffer, arrival: number, state?: MatchState): Promise<ChunkResult> {
     const g = this.group(groupId);
     let ab: ArrayBuffer;
     let byteOffset = chunk.byteOffset;
+    const giveBack = isChunkBuffer(chunk.buffer);
     const whole = chunk.buffer instanceof ArrayBuffer && chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength;
-    if (whole) ab = chunk.buffer as ArrayBuffer;
+    if (giveBack || whole) ab = chunk.buffer as ArrayBuffer;
     else {
       // a slice of Node's shared pool (or of a bigger buffer): transferring would take it all
       ab = new ArrayBuffer(chunk.byteLength);
@@ -78,9 +89,12 @@ export class MatcherPool {
     }
     const task: MatchTask = {
       version: this.version, groupId, filters: g.filters, chunk: ab, byteOffset,
-      byteLength: chunk.byteLength, arrival, state, maxLineLength: this.maxLineLength,
+      byteLength: chunk.byteLength, arrival, state, maxLineLength: this.maxLineLength, giveBack,
     };
-    return this.piscina.run(task, { transferList: [ab] }) as Promise<ChunkResult>;
+    return (this.piscina.run(task, { transferList: [ab] }) as Promise<WireResult>).then((w) => {
+      if (w.chunk) recycleChunkBuffer(w.chunk);
+      return fromWire(w);
+    });
   }
 
   async close(): Promise<void> {

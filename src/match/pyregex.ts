@@ -442,11 +442,13 @@ export function toRe2Source(p: ParsedRegex, extraFlags = '', mode: Mode = 'named
   let flags = p.globalFlags;
   if (mode === 'batch') {
     if (flags.includes('s')) throw new NotBatchable('(?s)');
-    // many lines in one text: ^ and $ must hold at each line; the lazy prefix makes the
-    // leftmost match of each line the one a per-line search finds
+    // many lines in one text: ^ and $ must hold at each line. The first match in a line is
+    // the leftmost, the one a per-line search finds (batch.ts ignores any later one). Nothing
+    // around the body: RE2 extracts captures over the matched span only, so the rest of the
+    // line is not worth matching (it used to be, with ^[^\n]*? and [^\n]*, at twice the cost).
     const body = emitAlt(p.alt, mode);
     const f = flags.replace('m', '') + 'm';
-    return `(?${f})^[^\\n]*?(?:${body})[^\\n]*`;
+    return `(?${f})(?:${body})`;
   }
   for (const f of extraFlags) if (!flags.includes(f)) flags += f;
   const body = emitAlt(p.alt, mode);

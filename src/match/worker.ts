@@ -1,7 +1,9 @@
 // Piscina worker: compiles each group once per configuration version, then matches chunks.
+import { Piscina } from 'piscina';
 import type { FilterDef } from '../types.js';
 import { compileFilter } from './compile.js';
-import { CompiledGroup, DEFAULT_MAX_LINE_LENGTH, type ChunkResult, type MatchState } from './chunk.js';
+import { CompiledGroup, DEFAULT_MAX_LINE_LENGTH, type MatchState } from './chunk.js';
+import type { WireResult } from './wire.js';
 
 export interface MatchTask {
   version: number;
@@ -14,16 +16,26 @@ export interface MatchTask {
   arrival: number;
   state?: MatchState;
   maxLineLength?: number;
+  /** send `chunk` back with the result, for the main thread to read into again */
+  giveBack?: boolean;
 }
 
 const compiled = new Map<number, { version: number; group: CompiledGroup }>();
 
-export default function matchChunk(task: MatchTask): ChunkResult {
+export default function matchChunk(task: MatchTask): WireResult | ReturnType<typeof Piscina.move> {
   let entry = compiled.get(task.groupId);
   if (!entry || entry.version !== task.version) {
     entry = { version: task.version, group: new CompiledGroup(task.filters.map((d) => compileFilter(d))) };
     compiled.set(task.groupId, entry);
   }
   const buf = Buffer.from(task.chunk, task.byteOffset, task.byteLength);
-  return entry.group.process(buf, task.arrival, task.state, { maxLineLength: task.maxLineLength ?? DEFAULT_MAX_LINE_LENGTH });
+  const out = entry.group.processToWire(buf, task.arrival, task.state, { maxLineLength: task.maxLineLength ?? DEFAULT_MAX_LINE_LENGTH });
+  const transfer: ArrayBuffer[] = [out.evMeta.buffer as ArrayBuffer, out.evTime.buffer as ArrayBuffer];
+  if (task.giveBack) {
+    out.chunk = task.chunk;
+    transfer.push(task.chunk);
+  }
+  // piscina's symbols are typed as plain `symbol`, so the object cannot be typed as its Transferable
+  const movable = { [Piscina.transferableSymbol]: transfer, [Piscina.valueSymbol]: out };
+  return Piscina.move(movable as unknown as Parameters<typeof Piscina.move>[0]);
 }

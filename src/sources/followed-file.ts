@@ -2,10 +2,13 @@
 // path currently means; this class only knows how to read its own inode forward.
 import { promises as fsp } from 'node:fs';
 import { createHash } from 'node:crypto';
+import { takeChunkBuffer } from './chunk-buffers.js';
 
 /** How much of the start of a file identifies it (fail2ban hashes the first line too). */
 const FIRST_LINE_PROBE = 4096;
 const NL = 0x0a;
+/** room for an incomplete last line carried into the next read, so recycled buffers fit */
+const CARRY_SLACK = 64 * 1024;
 
 export type EmitFn = (buf: Buffer, endOffset: number) => Promise<void>;
 
@@ -120,9 +123,10 @@ export class FollowedFile {
       if (avail <= 0) break;
       const n = Math.min(avail, maxChunkBytes);
       const pend = this.pending ? this.pending.length : 0;
-      // allocUnsafeSlow: never a slice of Node's shared pool, because the consumer may transfer
-      // the chunk's ArrayBuffer to a worker. +1 leaves room for the '\n' of a cut line.
-      const buf = Buffer.allocUnsafeSlow(pend + n + 1);
+      // memory of our own (never a slice of Node's shared pool), because the consumer may
+      // transfer the chunk's ArrayBuffer to a worker; recycled when it comes back from there.
+      // +1 leaves room for the '\n' of a cut line.
+      const buf = takeChunkBuffer(pend + n + 1, maxChunkBytes + CARRY_SLACK + 1);
       if (this.pending) this.pending.copy(buf, 0);
       this.pending = null;
       const { bytesRead } = await this.handle.read(buf, pend, n, this.readOffset);

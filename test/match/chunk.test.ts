@@ -1,7 +1,7 @@
 import t from 'tap';
 import { compileFilter } from '../../src/match/compile.js';
 import { CompiledGroup, type ChunkResult, type MatchState } from '../../src/match/chunk.js';
-import { filterDef } from './filter-def.js';
+import { filterDef, src } from './filter-def.js';
 
 const ARRIVAL = Date.UTC(2024, 5, 15, 12, 0, 0) / 1000;
 const opts = { maxLineLength: 200 };
@@ -105,4 +105,39 @@ t.test('<F-MLFID>: a connection id ties lines together, across chunks', async (t
   // success count as a failure
   const r3 = g.process(Buffer.from('conn 9: user eve\nconn 9: authenticated from 192.0.2.9\n'), ARRIVAL, undefined, opts);
   t.same(r3.events.map((e) => e.host), ['192.0.2.9']);
+});
+
+// The prefilter checks every literal a match needs (not only the most selective-looking one) on
+// the raw bytes; the regex sees the line with its date cut out. Neither may change a verdict.
+t.test('every required literal gates a line, and none is looked for across a cut-out date', async (t) => {
+  const noscript = filterDef('^<HOST> -.*"GET /\\S*\\.(?:exe|sh|pl|cgi)(?:\\?\\S*)? HTTP/1\\.[01]"');
+  const g = group(noscript);
+  const text = [
+    apache('192.0.2.1', 'GET /cgi-bin/test.sh HTTP/1.1'),
+    apache('192.0.2.2', 'GET /index.html HTTP/1.1'), // " HTTP/1." and "GET /" but no script
+    apache('192.0.2.3', 'GET /shop/apple.php HTTP/1.1'), // "sh" and "pl" but not ".sh" or ".pl"
+    apache('192.0.2.4', 'GET /scripts/root.exe?/c+dir HTTP/1.0'),
+  ].join('\n') + '\n';
+  const r = g.process(Buffer.from(text), ARRIVAL, undefined, opts);
+  t.same(r.events.map((e) => e.host), ['192.0.2.1', '192.0.2.4']);
+
+  // "- " + date + " WARN" reads "-  WARN" once the date is cut: that text is not in the raw line
+  const tine = filterDef('^\\S+ -- none -- -  WARN \\(\\d+\\): Login with username \\S+ from <HOST> failed', {
+    datepattern: [src('^[^-]+ -- [^-]+ -- - ({DATE})')],
+  });
+  const line = '78017 -- none -- - 2014-01-13T05:02:22+00:00 WARN (4): Login with username x from 192.0.2.9 failed (-1)!\n';
+  const hit = group(tine).process(Buffer.from(line), ARRIVAL, undefined, opts);
+  t.same(hit.events.map((e) => e.host), ['192.0.2.9'], 'the literal spanning the cut does not reject the line');
+});
+
+t.test('long runs of candidate lines are matched in several batches, in order', async (t) => {
+  const g = group(filterDef(XMLRPC), filterDef('^<HOST> .*"GET /wp-login\\.php'));
+  const lines: string[] = [];
+  for (let i = 0; i < 5000; i++) {
+    lines.push(apache(`192.0.2.${i % 250}`, i % 3 ? 'POST /xmlrpc.php HTTP/1.0' : 'GET /wp-login.php HTTP/1.1'));
+  }
+  const r = g.process(Buffer.from(lines.join('\n') + '\n'), ARRIVAL, undefined, { maxLineLength: 1000 });
+  t.equal(r.events.length, 5000);
+  t.same(r.matchesPerJail, [3333, 1667]);
+  t.ok(r.events.every((e, i) => e.jail === (i % 3 ? 0 : 1) && e.host === `192.0.2.${i % 250}`), 'events keep line order');
 });

@@ -1,0 +1,46 @@
+// The form in which a chunk's result crosses from a worker to the main thread. Structured
+// cloning an array of event objects cost the main thread more than matching cost a worker (one
+// object per matching line, deserialised one property at a time); typed arrays are transferred
+// for free and all hosts travel as one string.
+import type { MatchEvent } from '../types.js';
+import type { ChunkResult, MatchState } from './chunk.js';
+
+/** set in an event's evMeta for <F-NOFAIL> */
+export const NOFAIL_BIT = 0x8000_0000;
+
+export interface WireResult {
+  lines: number;
+  matchesPerJail: number[];
+  ignoredPerJail: number[];
+  badLines: number;
+  cutLines: number;
+  state?: MatchState;
+  /** per event: jail index, | 0x80000000 for <F-NOFAIL> */
+  evMeta: Uint32Array;
+  evTime: Float64Array;
+  /** the events' hosts joined by '\n' (a host never holds one: it comes from one line) */
+  evHosts: string;
+  /** the few events with user captures: [event index, captures] */
+  evCaptures: Array<[number, Record<string, string>]>;
+  /** the chunk's memory, handed back for reuse (when it was transferred whole) */
+  chunk?: ArrayBuffer;
+}
+
+export function fromWire(w: WireResult): ChunkResult {
+  const n = w.evMeta.length;
+  const events = new Array<MatchEvent>(n);
+  const hosts = n > 0 ? w.evHosts.split('\n') : [];
+  for (let i = 0; i < n; i++) {
+    const m = w.evMeta[i];
+    const ev: MatchEvent = { jail: m & ~NOFAIL_BIT, host: hosts[i], time: w.evTime[i] };
+    if (m & NOFAIL_BIT) ev.nofail = true;
+    events[i] = ev;
+  }
+  for (const [i, c] of w.evCaptures) events[i].captures = c;
+  const r: ChunkResult = {
+    lines: w.lines, events, matchesPerJail: w.matchesPerJail, ignoredPerJail: w.ignoredPerJail,
+    badLines: w.badLines, cutLines: w.cutLines,
+  };
+  if (w.state) r.state = w.state;
+  return r;
+}
