@@ -23,9 +23,24 @@ function toOutcome(r: XdpBenchResult, smoke: boolean): ScenarioOutcome {
   const out = emptyOutcome();
   flatten(r, '', out.metrics);
   const num = (k: string): number | null => (typeof out.metrics[k] === 'number' ? out.metrics[k] as number : null);
-  const cost = num('frames_costRatio') ?? num('costRatio');
+  // The target is judged on the socket-buffer source (AF_PACKET frames through veth), where
+  // both hooks run in softirq and /proc/stat's 10 ms ticks see enough of them. Under the
+  // xdp_frames source an XDP drop costs so little that the flood spans only a few ticks (one
+  // run counted none at all), so that ratio is shown only when it rests on at least 20 ticks.
+  const MIN_TICK_SECONDS = 0.2;
+  const cost = num('packet_costRatio');
+  const generic = num('packet_genericCostRatio');
+  const framesXdp = num('frames_xdpNative_softirqSeconds');
+  const frames = framesXdp !== null && framesXdp >= MIN_TICK_SECONDS ? num('frames_costRatio') : null;
   const bans = num('updates_backendBansPerSecond');
-  out.targets.push(target('XDP / nft CPU per dropped packet', cost, 'x', '<= 0.75', (v) => v <= 0.75));
+  out.targets.push(target('XDP native / nft CPU per dropped packet (skb source)', cost, 'x', '<= 0.75', (v) => v <= 0.75));
+  out.targets.push(target('XDP generic / nft CPU per dropped packet (skb source)', generic, 'x', '<= 0.75', (v) => v <= 0.75));
+  if (frames !== null) {
+    out.targets.push(target('XDP native / nft CPU per dropped packet (xdp_frames source)', frames, 'x', '<= 0.75', (v) => v <= 0.75));
+  } else {
+    out.notes.push(`xdp_frames source: XDP's softirq time was ${framesXdp ?? '?'} s, under the ${MIN_TICK_SECONDS} s (20 ticks) ` +
+      'needed to measure it, so no ratio is given for it.');
+  }
   out.targets.push(target('XdpBackend map updates', bans, 'bans/s', '>= 300000', (v) => v >= 300_000));
   for (const [k, label] of [['updates_backendBansPerSecond', 'XdpBackend.apply (bans)'],
     ['updates_rawBatchPerSecond', 'raw BPF_MAP_UPDATE_BATCH'], ['updates_bpftoolBatchPerSecond', 'bpftool batch']] as const) {
