@@ -1,6 +1,7 @@
 // logban's persistent state in SQLite (WAL): active bans, ban history for bantime.increment,
 // file positions and journal cursors. Writes are queued and written behind in one
 // transaction per flush (a timer, or flush()); reads see queued writes too.
+import type { BanEntry } from '../bans/ban-table.js';
 import { accessSync, constants, existsSync, mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -12,19 +13,9 @@ const SCHEMA_VERSION = 1;
 /** prefix column value for a single address (primary key columns cannot be NULL) */
 const NO_PREFIX = -1;
 
-/** A ban to record. Shaped like the ban table's BanEntry so one can be passed as is. */
-export interface BanRecord {
-  jail: string;
-  addr: string;
-  family: Family;
-  prefix?: number;
-  /** epoch seconds */
-  bannedAt: number;
-  /** epoch seconds; Infinity = permanent */
-  expires: number;
-  /** times banned in this jail, this ban included; default: from the history */
-  count?: number;
-}
+/** A ban to record: the ban table's BanEntry, whose `count` (times banned in this jail, this
+ * ban included) may be left out to take it from the history. */
+export type BanRecord = Omit<BanEntry, 'count'> & { count?: number };
 
 export interface StoredBan {
   jail: string;
