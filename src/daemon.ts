@@ -111,7 +111,10 @@ export class Daemon {
         const opts = Object.entries(j.filter.options)
           .filter(([k]) => k === 'mode')
           .map(([k, v]) => `${k}=${v}`);
-        filter = loadFilter(path.dirname(builtinFilterDir), opts.length ? `${j.filter.name}[${opts.join(',')}]` : j.filter.name);
+        // the jail's backend picks the journal line format; its usedns and time zone carry over
+        const builtin = loadFilter(path.dirname(builtinFilterDir), opts.length ? `${j.filter.name}[${opts.join(',')}]` : j.filter.name,
+          { backend: j.backend });
+        filter = { ...builtin, usedns: j.filter.usedns, logtimezone: j.filter.logtimezone ?? builtin.logtimezone };
         compileFilter(filter);
       } catch {
         throw err;
