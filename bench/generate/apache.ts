@@ -3,6 +3,9 @@
 // engine's match and ban counts against ground truth.
 import { createRng, type Rng } from '../prng.js';
 import { LineWriter } from './line-writer.js';
+import { apacheDate } from './dates.js';
+
+export { apacheDate };
 
 export type ApacheAttack = 'xmlrpc' | 'noscript' | 'wplogin' | 'badbot' | 'scan404';
 
@@ -41,15 +44,6 @@ export interface GeneratedLog {
   attacks: Record<string, AttackCount>;
 }
 
-const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-const pad = (n: number): string => (n < 10 ? '0' + n : String(n));
-
-/** `26/Nov/2026:13:02:37 +0000` */
-export function apacheDate(epochSeconds: number): string {
-  const d = new Date(epochSeconds * 1000);
-  return `${pad(d.getUTCDate())}/${MONTHS[d.getUTCMonth()]}/${d.getUTCFullYear()}:` +
-    `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())} +0000`;
-}
 
 const PAGES = ['/', '/index.html', '/blog/', '/blog/2026/11/hello-world/', '/about/', '/contact/',
   '/wp-content/themes/twentytwenty/style.css', '/wp-includes/js/jquery/jquery.min.js',

@@ -3,6 +3,9 @@
 // ordinary noise sshd writes around them.
 import { createRng, type Rng } from '../prng.js';
 import { LineWriter } from './line-writer.js';
+import { syslogDate } from './dates.js';
+
+export { syslogDate };
 
 export interface SshdLogOptions {
   file: string;
@@ -29,15 +32,6 @@ export interface GeneratedSshdLog {
   kinds: Record<SshdLineKind, number>;
 }
 
-const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-const pad = (n: number): string => (n < 10 ? '0' + n : String(n));
-
-/** `Nov  6 13:02:37` (local time, as syslog writes it) */
-export function syslogDate(epochSeconds: number): string {
-  const d = new Date(epochSeconds * 1000);
-  const day = d.getDate() < 10 ? ' ' + d.getDate() : String(d.getDate());
-  return `${MONTHS[d.getMonth()]} ${day} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
-}
 
 const BAD_USERS = ['admin', 'test', 'oracle', 'ubuntu', 'user', 'postgres', 'git', 'pi', 'ftpuser', 'guest'];
 const LEGIT_USERS = ['deploy', 'alice', 'backup'];
