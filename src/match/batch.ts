@@ -107,8 +107,11 @@ export function batchGroups(r: CompiledRegex, lines: readonly string[]): Array<G
   template += TERM;
   const joined = lines.join('\n');
   const odd = joined.includes(SEP) || joined.includes(TERM);
-  r.batch!.lastIndex = 0;
-  const res = joined.replace(r.batch!, template).split('\n');
+  // the last group cut to one character: the rest of it is the line after TERM
+  const toEol = r.batchToEol !== null;
+  const re = r.batchToEol ?? r.batch!;
+  re.lastIndex = 0;
+  const res = joined.replace(re, template).split('\n');
   const exact = (i: number): Groups | null => {
     const m = r.re.exec(lines[i]);
     return m ? groupsOf(r, m) : null;
@@ -129,7 +132,8 @@ export function batchGroups(r: CompiledRegex, lines: readonly string[]): Array<G
       let to = o.indexOf(g === names.length - 1 ? TERM : SEP, from);
       if (to < 0) to = o.length;
       if (to === from && r.canBeEmpty[g]) empty = true;
-      groups[names[g]] = to === from ? undefined : o.slice(from, to);
+      if (toEol && g === names.length - 1) groups[names[g]] = o.slice(from, to) + o.slice(to + 1);
+      else groups[names[g]] = to === from ? undefined : o.slice(from, to);
       from = to + 1;
     }
     if (empty) {

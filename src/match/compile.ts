@@ -5,7 +5,7 @@ import type { FilterDef, Sourced } from '../types.js';
 import { DateDetector, DatePatternError, parseLogTimezone, type LogZone } from './dates.js';
 import { FilterInvalid, FilterRefused, builtinFilterDir } from './errors.js';
 import { requiredClauses, requiredLiterals, type Requirement } from './literal.js';
-import { NotBatchable, parsePythonRegex, RegexRefusal, toRe2Source, type Alt, type Node } from './pyregex.js';
+import { NotBatchable, parsePythonRegex, RegexRefusal, toRe2Source, type Alt, type Node, type ParsedRegex } from './pyregex.js';
 import { expandTags, groupNameOfTag } from './tags.js';
 
 export interface CompileOptions {
@@ -24,6 +24,10 @@ export interface CompiledRegex {
   /** `re` has plain groups: group i+1 holds groupNames[i] */
   /** the same regex for a global search over many lines joined by '\n' (null: not possible) */
   batch: RE2 | null;
+  /** `batch` for a regex `^...(?P<x>.+)$` with its last group cut to `(.)`: RE2 works out the
+   * captures over the matched span, and the line's tail (a prefregex's <F-CONTENT>) was most of
+   * it. The group runs on to the end of the line, left in place after the replacement (batch.ts). */
+  batchToEol: RE2 | null;
   literals: Requirement | null;
   /** every requirement a match meets at once (literals is the best of them) */
   clauses: Requirement[];
@@ -92,6 +96,15 @@ function compileOne(def: FilterDef, s: Sourced, multiline: boolean, builtinDir: 
       if (!(e instanceof NotBatchable || e instanceof SyntaxError)) throw e;
     }
   }
+  let batchToEol: RE2 | null = null;
+  const short = batch ? cutToEol(parsed) : null;
+  if (short) {
+    try {
+      batchToEol = new RE2(toRe2Source(short, '', 'batch'), 'g');
+    } catch (e) {
+      if (!(e instanceof NotBatchable || e instanceof SyntaxError)) throw e;
+    }
+  }
   const altGroups: Array<[string, string]> = [];
   for (const g of parsed.groupNames) {
     const m = COMPLEX_NAME.exec(g);
@@ -99,10 +112,33 @@ function compileOne(def: FilterDef, s: Sourced, multiline: boolean, builtinDir: 
   }
   altGroups.sort();
   return {
-    source: s.value, file: s.file, line: s.line, re, re2Source, batch,
+    source: s.value, file: s.file, line: s.line, re, re2Source, batch, batchToEol,
     literals: requiredLiterals(parsed.alt), clauses: requiredClauses(parsed.alt), groupNames: parsed.groupNames, altGroups,
     canBeEmpty: namedGroupsCanBeEmpty(parsed.alt, parsed.groupNames.length),
   };
+}
+
+/** `^ ... (?P<last>.+)$` as `^ ... (?P<last>.)`, or null when the regex is not of that form.
+ * `.+$` succeeds from any place with a character left in the line, so the shorter regex takes
+ * the same path through everything before it (same captures, same start of the last group); the
+ * leading `^` keeps a second match out of the rest of the line. */
+function cutToEol(p: ParsedRegex): ParsedRegex | null {
+  if (p.alt.branches.length !== 1) return null;
+  const b = p.alt.branches[0];
+  if (b.length < 3) return null;
+  const first = b[0];
+  const end = b[b.length - 1];
+  const last = b[b.length - 2];
+  if (first.t !== 'assert' || (first.re2 !== '^' && first.re2 !== '\\A')) return null;
+  if (end.t !== 'assert' || end.re2 !== '$') return null;
+  if (last.t !== 'group' || !last.name || last.flags || last.alt.branches.length !== 1) return null;
+  if (p.groupNames[p.groupNames.length - 1] !== last.name) return null;
+  const body = last.alt.branches[0];
+  if (body.length !== 1) return null;
+  const rep = body[0];
+  if (rep.t !== 'repeat' || rep.min !== 1 || rep.max !== -1 || rep.node.t !== 'raw' || rep.node.re2 !== '.') return null;
+  const cut: Node = { ...last, alt: { branches: [[{ t: 'raw', re2: '.' }]] } };
+  return { ...p, alt: { branches: [[...b.slice(0, -2), cut]] } };
 }
 
 const MAX_EXTRA_CLAUSES = 3;

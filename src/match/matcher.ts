@@ -146,7 +146,7 @@ export class FilterRun {
   private finish(i: number, groups: Groups, ignoreText: string, pre: Groups | null, time: number): LineVerdict {
     const ignored = this.ignoredBy(ignoreText);
     if (ignored >= 0) return { ignored, matched: i };
-    if (pre) groups = { ...pre, ...stripUndefined(groups) };
+    if (pre) groups = withPrefix(pre, groups);
     const mlfid = groups.mlfid;
     if (mlfid !== undefined) {
       groups = this.mergeFailure(mlfid, groups, time);
@@ -220,9 +220,16 @@ export class FilterRun {
   }
 }
 
-function stripUndefined(g: Groups): Groups {
+/** `{ ...pre, ...groups without its undefined values }`, written out: object spread over the
+ * many shapes of group objects (one per regex) took V8's slow generic path, and its results
+ * slowed mergeFailure too (sshd, 1M lines: matcher CPU about 8.4 s -> 5.6 s). */
+function withPrefix(pre: Groups, groups: Groups): Groups {
   const out: Groups = {};
-  for (const k in g) if (g[k] !== undefined) out[k] = g[k];
+  for (const k in pre) out[k] = pre[k];
+  for (const k in groups) {
+    const v = groups[k];
+    if (v !== undefined) out[k] = v;
+  }
   return out;
 }
 

@@ -2,8 +2,8 @@
 // verdicts that matching line by line gives.
 import t from 'tap';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { compileFilter, type CompiledFilter } from '../../src/match/compile.js';
-import { canBatch, matchBatch } from '../../src/match/batch.js';
+import { compileFilter, groupsOf, type CompiledFilter } from '../../src/match/compile.js';
+import { batchGroups, canBatch, matchBatch } from '../../src/match/batch.js';
 import { FilterRun } from '../../src/match/matcher.js';
 import { loadFilter } from '../../src/config/load.js';
 import { filterDef, src } from './filter-def.js';
@@ -75,4 +75,27 @@ t.test('batch and line-by-line agree on every stock filter that batches, over it
     compared++;
   }
   t.ok(compared >= 20, `${compared} stock filters compared`);
+});
+
+t.test('a prefregex ending in (.+)$ is batched to its header only, with the same groups', async (t) => {
+  const f = compileFilter(filterDef('^Failed password for \\S+ from <HOST> port \\d+', {
+    prefregex: src('^\\w{3} [ \\d]\\d \\d\\d:\\d\\d:\\d\\d (?P<host>\\S+) (?P<proc>sshd)(?:\\[(?P<pid>\\d+)\\])?: <F-CONTENT>.+</F-CONTENT>$'),
+  }));
+  const pre = f.prefregex!;
+  t.ok(pre.batchToEol, 'the short batch form is used for this shape');
+  const lines = [
+    'Jun 15 11:00:01 srv sshd[42]: Failed password for root from 192.0.2.1 port 22 ssh2',
+    'Jun 15 11:00:01 srv sshd: x',
+    'Jun 15 11:00:01 srv sshd[42]: ',
+    'Jun 15 11:00:01 srv cron[1]: not sshd',
+    'Jun  5 11:00:01 srv sshd[7]: ünïcödé \u0001 tail with $1 and \\ and ) characters',
+    'garbage',
+  ];
+  const batched = batchGroups(pre, lines);
+  const single = lines.map((l) => {
+    pre.re.lastIndex = 0;
+    const m = pre.re.exec(l);
+    return m ? groupsOf(pre, m) : null;
+  });
+  t.same(batched, single, 'every line: same match, same captures, the tail included');
 });
