@@ -10,12 +10,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { addressList, BENCH_NET, BENCH_NET_SIZE, LARGE_NET, LARGE_NET_SIZE } from '../generate/addresses.js';
-import { generateApacheLog, type ApacheAttack } from '../generate/apache.js';
+import { generateApacheLog } from '../generate/apache.js';
 import { generateSshdLog } from '../generate/sshd.js';
-import { writeConfigDir, type BenchFilter } from '../config-dir.js';
+import { writeConfigDir } from '../config-dir.js';
 import { failregexToEre, IPV4_ERE } from '../peers/grep.js';
 import { bundledFilters } from '../paths.js';
-import { BADBOTS, NOSCRIPT, SCAN404, WPLOGIN, XMLRPC } from '../scenarios/filters.js';
+import { QUIET_JAILS, XMLRPC } from '../scenarios/filters.js';
 
 const END_TIME = 1_795_000_000;
 
@@ -70,13 +70,7 @@ function main(argv: string[]): void {
   {
     const d = sub('c');
     const file = path.join(d, 'access.log');
-    const jails: Array<{ jail: string; kind: ApacheAttack; filter: BenchFilter }> = [
-      { jail: 'apache-xmlrpc', kind: 'xmlrpc', filter: XMLRPC },
-      { jail: 'apache-noscript', kind: 'noscript', filter: NOSCRIPT },
-      { jail: 'wordpress-login', kind: 'wplogin', filter: WPLOGIN },
-      { jail: 'apache-badbots', kind: 'badbot', filter: BADBOTS },
-      { jail: 'apache-404-scan', kind: 'scan404', filter: SCAN404 },
-    ];
+    const jails = QUIET_JAILS;
     const log = generateApacheLog({
       file, lines, seed: 0xc0ffee, endTime: END_TIME, spanSeconds: 300,
       attacks: jails.map((j, i) => ({ kind: j.kind, share: 1 / 100 / jails.length, addresses: addressList(BENCH_NET, BENCH_NET_SIZE, 200, i * 200) })),

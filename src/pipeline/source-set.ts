@@ -133,18 +133,6 @@ export class SourceSet {
     return out;
   }
 
-  tailerStats(): { cutLines: number; rotations: number; truncations: number } {
-    const s = { cutLines: 0, rotations: 0, truncations: 0 };
-    for (const r of this.running) {
-      const t = r.tailer?.stats();
-      if (!t) continue;
-      s.cutLines += t.cutLines;
-      s.rotations += t.rotations;
-      s.truncations += t.truncations;
-    }
-    return s;
-  }
-
   /** Stop reading, then let matched chunks reach the ban table. */
   async stop(): Promise<void> {
     const running = this.running;
