@@ -362,7 +362,8 @@ export class FileTailer {
       const p = pinned.findIndex((f) => f.dev === st.dev && f.ino === st.ino);
       const back = tp.draining.findIndex((d) => d.dev === st.dev && d.ino === st.ino);
       if (p >= 0) next = pinned.splice(p, 1)[0]!;
-      else next = back >= 0 ? tp.draining.splice(back, 1)[0]! : await this.openFor(tp);
+      else if (back >= 0) next = tp.draining.splice(back, 1)[0]!;
+      else next = await this.openFreshAt(tp, pinned);
     }
 
     // 2. The current file to its end (after a rename it is the old inode: finish it first).
@@ -413,6 +414,19 @@ export class FileTailer {
       if (tp.fromGlob && tp.draining.length === 0 && tp.pins.length === 0) this.tracked.delete(tp.path);
       else if (tp.draining.length === 0) this.noteMissing(tp);
     }
+  }
+
+  /** Opens what the path holds now, which may already be a newer file than the one stat()
+   * saw a moment ago: if that file is one we pinned or still follow, the descriptor we hold
+   * is used, so one inode is never read twice through two descriptors. */
+  private async openFreshAt(tp: TrackedPath, pinned: FollowedFile[]): Promise<FollowedFile | null> {
+    const f = await this.openFor(tp);
+    if (!f) return null;
+    const same = (o: FollowedFile) => o !== f && o.dev === f.dev && o.ino === f.ino;
+    const p = pinned.findIndex(same);
+    if (p < 0 && !(tp.current && same(tp.current))) return f;
+    await f.close();
+    return p >= 0 ? pinned.splice(p, 1)[0]! : null;
   }
 
   /** Called from the inotify callback when the path was (re)created: open whatever is there

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { appendFileSync, copyFileSync, renameSync, truncateSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
+import { appendFileSync, copyFileSync, renameSync, truncateSync, writeFileSync, openSync, writeSync, closeSync, promises, statSync } from 'node:fs';
 import path from 'node:path';
 import { FileTailer, type FileTailerOptions } from '../../src/sources/file-tailer.js';
 import { LineCollector, sleep, tempDir, waitFor } from './collect.js';
@@ -231,4 +231,33 @@ t.test('a huge line without newline is cut, counted, and its rest skipped', asyn
   t.ok(c.lines[1]!.startsWith('AAAA') && c.lines[1]!.length <= 4096 + 1024, 'cut head of the long line');
   t.same(c.lines.slice(2), ['after'], 'the rest of the long line is not handed on');
   t.equal(c.unaligned, 0);
+});
+
+t.test('a rotation between looking at the path and opening it: the new file is read once', async (t) => {
+  const { f, c } = await tailedFile(t, 'app.log', '', { pollIntervalMs: 50 });
+  appendFileSync(f, 'a 1\n');
+  await waitFor(() => c.lines.length >= 1);
+  // Two rotations in a row while the tailer is not scheduled (a → .1 with b new, b → .2 with c
+  // new), and its stat() of the path reports b, which by then is gone: inotify pins c, and the
+  // tailer, opening the path for b, gets c too. c must still be read exactly once.
+  const realStat = promises.stat;
+  let armed = true;
+  const statHook = async (p: string) => {
+    if (!armed || p !== f) return realStat(p);
+    armed = false;
+    renameSync(f, `${f}.1`);
+    writeFileSync(f, 'b 1\n');
+    const seen = statSync(f);
+    renameSync(f, `${f}.2`);
+    writeFileSync(f, 'c 1\nc 2\n');
+    await sleep(100); // the inotify events arrive; both pin what is at the path now: c
+    return seen;
+  };
+  (promises as { stat: unknown }).stat = statHook;
+  t.teardown(() => { (promises as { stat: unknown }).stat = realStat; });
+  await waitFor(() => c.lines.includes('c 2') && c.lines.includes('b 1'), 5000, 'the lines of b and c');
+  await sleep(300);
+  t.notOk(armed, 'the race was staged');
+  t.same(c.lines.filter((l) => l.startsWith('c')), ['c 1', 'c 2'], 'c read once');
+  t.same(c.lines.filter((l) => l.startsWith('b')), ['b 1'], 'b read once');
 });
