@@ -1,7 +1,8 @@
 // The hot path: one Buffer of whole lines from one source, matched against every filter of the
 // jails reading that source. Lines stay bytes; only a line that contains a filter's required
-// literal (found with Buffer.indexOf over the whole chunk, not line by line) is decoded and
-// handed to the date detector and RE2.
+// literal (found by one scan of the whole chunk for all filters' literals, scanner.ts) is
+// decoded, checked for the filter's other required literals, and handed to the date detector
+// and RE2.
 import { isUtf8 } from 'node:buffer';
 import type { MatchEvent } from '../types.js';
 import type { CompiledFilter } from './compile.js';
@@ -9,6 +10,7 @@ import type { DateDetector } from './dates.js';
 import { contentOf, FilterRun, type FilterState, type LineVerdict } from './matcher.js';
 import { batchGroups, canBatch, firstMatches, matchBatch } from './batch.js';
 import { fromWire, NOFAIL_BIT, type WireResult } from './wire.js';
+import { LiteralScanner, type ScanLiteral } from './scanner.js';
 
 /** Carried between consecutive chunks of one source (multi-line buffers, connection ids). */
 export interface MatchState {
@@ -34,6 +36,9 @@ export interface ChunkOptions {
 
 export const DEFAULT_MAX_LINE_LENGTH = 64 * 1024;
 
+/** bytes of the first chunks in which the gate clauses' literals are counted */
+const SAMPLE_BYTES = 256 * 1024;
+
 /** candidate lines matched per RE2 call (batch.ts) */
 const BATCH_LINES = 2048;
 
@@ -44,57 +49,20 @@ export function isStatefulFilter(f: CompiledFilter): boolean {
   return regs.some((r) => r.groupNames.includes('mlfid'));
 }
 
-interface GateCursor {
-  lit: Buffer;
-  /** next occurrence at or after the current line, -1 when none is left; may lag behind */
-  next: number;
+/** One clause of a filter's gate, for a decoded line: one of `lits` must occur in it. */
+interface LineClause {
+  lits: string[];
+  caseInsensitive: boolean;
 }
 
-interface GateClause {
-  hay: Buffer;
-  cursors: GateCursor[];
-}
-
-const HIT = 1;
-const MISS = 0;
-const STALE = 2;
-
-/** What the cursors already say about [lineStart, eol) without searching. */
-function known(cl: GateClause, lineStart: number, eol: number): number {
-  let stale = false;
-  const cs = cl.cursors;
-  for (let k = 0; k < cs.length; k++) {
-    const next = cs[k].next;
-    if (next >= lineStart) {
-      if (next < eol) return HIT;
-    } else if (next >= 0) stale = true;
+function lineHasClauses(clauses: readonly LineClause[], line: string, lowered: () => string): boolean {
+  for (let i = 0; i < clauses.length; i++) {
+    const c = clauses[i];
+    const hay = c.caseInsensitive ? lowered() : line;
+    let found = false;
+    for (let k = 0; k < c.lits.length && !found; k++) found = hay.includes(c.lits[k]);
+    if (!found) return false;
   }
-  return stale ? STALE : MISS;
-}
-
-/** Searches on from the lagging cursors: does one of the clause's literals occur in the line? */
-function searched(cl: GateClause, lineStart: number, eol: number): boolean {
-  const cs = cl.cursors;
-  for (let k = 0; k < cs.length; k++) {
-    const c = cs[k];
-    if (c.next >= 0 && c.next < lineStart) c.next = cl.hay.indexOf(c.lit, lineStart);
-    if (c.next >= lineStart && c.next < eol) return true;
-  }
-  return false;
-}
-
-/** Every clause has a literal in the line. Clauses the cursors already decide go first, so a
- * rare literal rejects a line without searching for the common ones. Cursors only move
- * forward: each literal costs one pass over the chunk plus a call per line it is asked about. */
-function passes(cls: GateClause[], lineStart: number, eol: number): boolean {
-  let stale = 0;
-  for (let i = 0; i < cls.length; i++) {
-    const k = known(cls[i], lineStart, eol);
-    if (k === MISS) return false;
-    if (k === STALE) stale |= 1 << i;
-  }
-  if (stale === 0) return true;
-  for (let i = 0; i < cls.length; i++) if (stale & (1 << i) && !searched(cls[i], lineStart, eol)) return false;
   return true;
 }
 
@@ -109,6 +77,18 @@ export class CompiledGroup {
   /** single-line filters with a prefregex: it runs over many lines at once, the rest line by
    * line (failregexes on its <F-CONTENT>, connection ids), in line order */
   private readonly prefixBatched: boolean[];
+  /** filters that see every line (no literal, or a multi-line buffer) */
+  private readonly always: number[] = [];
+  /** filters seen only by lines holding one of their literals, and those lines' clauses */
+  private readonly gated: number[] = [];
+  private readonly gateClauses: LineClause[][] = [];
+  /** per gated filter, the clause the chunk scan looks for: the one whose literals were rarest
+   * in the first bytes seen (a filter's first clause is often on every line, `" HTTP/1."`) */
+  private readonly scanClause: number[] = [];
+  private readonly clauseSeen: number[][] = [];
+  private sampledBytes = 0;
+  private sampledLines = 0;
+  private readonly scanners = new Map<string, LiteralScanner>();
 
   constructor(readonly filters: CompiledFilter[]) {
     this.stateful = filters.some(isStatefulFilter);
@@ -127,6 +107,62 @@ export class CompiledGroup {
     this.detectorOf = detectors;
     this.batched = filters.map(canBatch);
     this.prefixBatched = filters.map((f, j) => !this.batched[j] && !f.multiline && !!f.prefregex?.batch);
+    filters.forEach((f, j) => {
+      const g = f.gate;
+      if (!g || f.multiline) {
+        this.always.push(j);
+        return;
+      }
+      this.gated.push(j);
+      this.gateClauses.push([g, ...(g.also ?? [])].map((c) => ({
+        caseInsensitive: c.caseInsensitive,
+        lits: c.anyOf.map((b) => (c.caseInsensitive ? b.toString('utf8').toLowerCase() : b.toString('utf8'))),
+      })));
+    });
+    this.scanClause = this.gated.map(() => 0);
+    this.clauseSeen = this.gateClauses.map((cls) => cls.map(() => 0));
+  }
+
+  /** Counts the clauses' literals in the start of the chunk, until SAMPLE_BYTES were seen in
+   * all, and picks each filter's rarest clause for the scan. */
+  private sample(buf: Buffer): void {
+    const len = Math.min(buf.length, SAMPLE_BYTES - this.sampledBytes);
+    this.sampledBytes += len;
+    const text = buf.toString('latin1', 0, len);
+    for (let p = text.indexOf('\n'); p >= 0; p = text.indexOf('\n', p + 1)) this.sampledLines++;
+    let low: string | undefined;
+    this.gateClauses.forEach((cls, gi) => {
+      cls.forEach((c, ci) => {
+        const hay = c.caseInsensitive ? (low ??= text.toLowerCase()) : text;
+        for (const lit of c.lits) {
+          const bytes = Buffer.from(lit, 'utf8').toString('latin1'); // the sample is latin1
+          for (let p = hay.indexOf(bytes); p >= 0; p = hay.indexOf(bytes, p + bytes.length)) this.clauseSeen[gi][ci]++;
+        }
+      });
+      const seen = this.clauseSeen[gi];
+      const shortest = (ci: number) => Math.min(...cls[ci].lits.map((l) => l.length));
+      let best = 0;
+      for (let ci = 1; ci < cls.length; ci++) {
+        if (seen[ci] < seen[best] || (seen[ci] === seen[best] && shortest(ci) > shortest(best))) best = ci;
+      }
+      this.scanClause[gi] = best;
+    });
+  }
+
+  private scannerFor(): LiteralScanner {
+    const key = this.scanClause.join(',');
+    let sc = this.scanners.get(key);
+    if (!sc) {
+      const lits: ScanLiteral[] = [];
+      let hits = 0;
+      this.gated.forEach((_, gi) => {
+        const c = this.gateClauses[gi][this.scanClause[gi]];
+        hits += this.clauseSeen[gi][this.scanClause[gi]];
+        for (const text of c.lits) lits.push({ text, caseInsensitive: c.caseInsensitive });
+      });
+      this.scanners.set(key, (sc = new LiteralScanner(lits, hits / Math.max(1, this.sampledLines))));
+    }
+    return sc;
   }
 
   process(buf: Buffer, arrival: number, state: MatchState | undefined, opts: ChunkOptions): ChunkResult {
@@ -192,21 +228,10 @@ export class CompiledGroup {
     let badLines = 0;
     let cutLines = 0;
 
-    // filters that see every line (no literal, or a multi-line buffer), and gated ones
-    const always: number[] = [];
-    const gated: number[] = [];
-    for (let j = 0; j < nf; j++) (this.filters[j].gate && !this.filters[j].multiline ? gated : always).push(j);
-    let lowered: Buffer | undefined;
-    const lower = (): Buffer => (lowered ??= Buffer.from(buf.toString('latin1').toLowerCase(), 'latin1'));
-    // per gated filter, its clauses (the gate's anyOf, then each of `also`), each a list of
-    // cursors over the chunk (or its lower-cased copy)
-    const clauses: GateClause[][] = gated.map((j) => {
-      const g = this.filters[j].gate!;
-      return [g, ...(g.also ?? [])].map((c) => {
-        const hay = c.caseInsensitive ? lower() : buf;
-        return { hay, cursors: c.anyOf.map((lit) => ({ lit, next: hay.indexOf(lit, 0) })) };
-      });
-    });
+    const always = this.always;
+    const gated = this.gated;
+    if (gated.length && this.sampledBytes < SAMPLE_BYTES) this.sample(buf);
+    const scan = gated.length ? this.scannerFor().over(buf) : undefined;
 
     // bad bytes: checked once for the whole chunk; per line only when the chunk has some
     const hasNul = buf.indexOf(0) >= 0;
@@ -218,6 +243,8 @@ export class CompiledGroup {
 
     const n = buf.length;
     let pos = 0;
+    // where the next line holding a gated filter's literal is; -1 when no more
+    let nextHit = scan ? scan.at(0) : -1;
     while (pos < n) {
       let eol = buf.indexOf(10, pos);
       if (eol < 0) eol = n;
@@ -227,10 +254,9 @@ export class CompiledGroup {
       let end = eol;
       if (end > lineStart && buf[end - 1] === 13) end--;
 
-      let nc = 0;
-      for (let a = 0; a < always.length; a++) candidates[nc++] = always[a];
-      for (let gi = 0; gi < gated.length; gi++) if (passes(clauses[gi], lineStart, eol)) candidates[nc++] = gated[gi];
-      if (nc === 0) {
+      const hit = nextHit >= 0 && nextHit < eol;
+      if (hit) nextHit = scan!.at(pos);
+      if (!hit && always.length === 0) {
         if (eol - lineStart > maxLen) cutLines++;
         else if (!valid && isBad(buf, lineStart, end)) badLines++;
         continue;
@@ -244,6 +270,14 @@ export class CompiledGroup {
         continue;
       }
       const line = buf.toString('utf8', lineStart, end);
+      let nc = 0;
+      for (let a = 0; a < always.length; a++) candidates[nc++] = always[a];
+      if (hit) {
+        let low: string | undefined;
+        const lowered = (): string => (low ??= line.toLowerCase());
+        for (let gi = 0; gi < gated.length; gi++) if (lineHasClauses(this.gateClauses[gi], line, lowered)) candidates[nc++] = gated[gi];
+        if (nc === 0) continue;
+      }
       hits.fill(undefined);
       for (let ci = 0; ci < nc; ci++) {
         const j = candidates[ci];
