@@ -4,7 +4,7 @@ import RE2 from 're2';
 import type { FilterDef, Sourced } from '../types.js';
 import { DateDetector, DatePatternError, parseLogTimezone, type LogZone } from './dates.js';
 import { FilterInvalid, FilterRefused, builtinFilterDir } from './errors.js';
-import { requiredClauses, requiredLiterals, type Requirement } from './literal.js';
+import { leadingTexts, requiredClauses, requiredLiterals, type Requirement } from './literal.js';
 import { NotBatchable, parsePythonRegex, RegexRefusal, toRe2Source, type Alt, type Node, type ParsedRegex } from './pyregex.js';
 import { expandTags, groupNameOfTag } from './tags.js';
 
@@ -31,6 +31,8 @@ export interface CompiledRegex {
   literals: Requirement | null;
   /** every requirement a match meets at once (literals is the best of them) */
   clauses: Requirement[];
+  /** texts one of which every match starts with (anchored regexes; single-line use only) */
+  leading: string[] | null;
   groupNames: string[];
   /** per group: can it match the empty string (else an empty capture means it did not take part) */
   canBeEmpty: boolean[];
@@ -113,7 +115,8 @@ function compileOne(def: FilterDef, s: Sourced, multiline: boolean, builtinDir: 
   altGroups.sort();
   return {
     source: s.value, file: s.file, line: s.line, re, re2Source, batch, batchToEol,
-    literals: requiredLiterals(parsed.alt), clauses: requiredClauses(parsed.alt), groupNames: parsed.groupNames, altGroups,
+    literals: requiredLiterals(parsed.alt), clauses: requiredClauses(parsed.alt), leading: leadingTexts(parsed.alt),
+    groupNames: parsed.groupNames, altGroups,
     canBeEmpty: namedGroupsCanBeEmpty(parsed.alt, parsed.groupNames.length),
   };
 }

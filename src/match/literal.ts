@@ -182,3 +182,78 @@ function exactAlternatives(n: Node, ci: boolean): string[] | null {
   }
   return out;
 }
+
+const MAX_LEADING = 16;
+const TWO_CHAR_CLASS = /^\[([A-Za-z])([A-Za-z])\]$/;
+/** ASCII letters whose case folding in RE2 involves no other character (k, s do: K, ſ) */
+const FOLDS_SIMPLY = /^[a-jl-rt-zA-JL-RT-Z]$/;
+
+/** Strings one of which every match starts with, for a regex anchored at the start of its text
+ * (`^Failed `, `^[iI](?:llegal|nvalid) user `): a text that starts with none of them cannot
+ * match, so many regexes of one filter can be sorted out by the text's first character.
+ * null when a branch is not anchored or starts with no certain text. Single-line use only:
+ * with multi-line buffers `^` also matches after a newline. */
+export function leadingTexts(a: Alt): string[] | null {
+  const out: string[] = [];
+  for (const b of a.branches) {
+    let i = 0;
+    let anchored = false;
+    for (; i < b.length && b[i].t === 'assert'; i++) {
+      const re2 = (b[i] as { re2: string }).re2;
+      if (re2 === '^' || re2 === '\\A') anchored = true;
+      else return null;
+    }
+    if (!anchored) return null;
+    const texts = leadOf(b.slice(i), ['']);
+    if (!texts || texts.some((s) => s === '')) return null;
+    out.push(...texts);
+    if (out.length > MAX_LEADING) return null;
+  }
+  return out.length ? [...new Set(out)] : null;
+}
+
+/** Extends each prefix by the certain text at the start of `items`; stops at the first node
+ * whose text is not fixed. */
+function leadOf(items: Node[], prefixes: string[]): string[] | null {
+  let cur = prefixes;
+  for (const n of items) {
+    let alts: string[] | null = null;
+    let goOn = true;
+    if (n.t === 'lit') {
+      const ch = String.fromCodePoint(n.cp);
+      const lo = ch.toLowerCase();
+      const up = ch.toUpperCase();
+      // RE2 folds case by Unicode (k also matches the Kelvin sign): only plain ASCII pairs
+      if (n.ci && lo !== up && !FOLDS_SIMPLY.test(ch)) break;
+      alts = n.ci && lo !== up ? [lo, up] : [ch];
+    } else if (n.t === 'raw') {
+      // [aA]: the same two characters with or without (?i)
+      const m = TWO_CHAR_CLASS.exec(n.re2);
+      if (!m || m[1] === m[2] || m[1].toLowerCase() !== m[2].toLowerCase() || !FOLDS_SIMPLY.test(m[1])) break;
+      alts = [m[1], m[2]];
+    } else if (n.t === 'group' && !n.flags) {
+      if (n.alt.branches.length === 1) {
+        const inner = leadOf(n.alt.branches[0], cur);
+        if (!inner) return null;
+        // the group's text may have ended early: continue only when it was all literal
+        if (!n.alt.branches[0].every((x) => x.t === 'lit')) return inner;
+        cur = inner;
+        continue;
+      }
+      const subs: string[] = [];
+      for (const b of n.alt.branches) {
+        const s = leadOf(b, ['']);
+        if (!s) return cur;
+        subs.push(...s);
+      }
+      alts = subs;
+      goOn = false;
+    } else break;
+    const next: string[] = [];
+    for (const p of cur) for (const s of alts) next.push(p + s);
+    if (next.length > MAX_LEADING) return cur;
+    cur = next;
+    if (!goOn) break;
+  }
+  return cur;
+}

@@ -3,7 +3,8 @@
 import t from 'tap';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { compileFilter, groupsOf, type CompiledFilter } from '../../src/match/compile.js';
-import { batchGroups, canBatch, matchBatch } from '../../src/match/batch.js';
+import { batchGroups, canBatch, firstMatches, matchBatch } from '../../src/match/batch.js';
+import { bundledConfig } from '../helpers/paths.js';
 import { FilterRun } from '../../src/match/matcher.js';
 import { loadFilter } from '../../src/config/load.js';
 import { filterDef, src } from './filter-def.js';
@@ -98,4 +99,36 @@ t.test('a prefregex ending in (.+)$ is batched to its header only, with the same
     return m ? groupsOf(pre, m) : null;
   });
   t.same(batched, single, 'every line: same match, same captures, the tail included');
+});
+
+t.test('firstMatches sorts texts out by their start and literals, and finds what exec finds', async (t) => {
+  const f = compileFilter(loadFilter(bundledConfig, 'sshd', { mode: 'aggressive' }));
+  t.ok(f.failregex.filter((r) => r.leading).length >= 10, 'most sshd regexes are anchored at a fixed text');
+  const texts = [
+    'Failed password for root from 198.18.0.1 port 22 ssh2',
+    'Failed publickey for invalid user x from 198.18.0.2 port 22 ssh2: RSA SHA256:abc',
+    'Invalid user admin from 198.18.0.3 port 22',
+    'illegal user admin from 198.18.0.4',
+    'Connection closed by 198.18.0.5 port 22 [preauth]',
+    'Connection from 198.18.0.6 port 22 on 198.18.1.1 port 22',
+    'Accepted publickey for deploy from 198.18.0.7 port 22 ssh2',
+    'Received disconnect from 198.18.0.8 port 22:11: Bye Bye [preauth]',
+    'Did not receive identification string from 198.18.0.9',
+    'authentication failure for bob from 198.18.0.10',
+    'pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=198.18.0.11  user=root',
+    ' Failed password for root from 198.18.0.12 port 22 ssh2',
+    'failed password for root from 198.18.0.13 port 22 ssh2',
+    'Server listening on 0.0.0.0 port 22.',
+    '',
+  ];
+  const expected = texts.map((text) => {
+    for (let ri = 0; ri < f.failregex.length; ri++) {
+      const m = f.failregex[ri].re.exec(text);
+      if (m) return { ri, host: groupsOf(f.failregex[ri], m).host ?? groupsOf(f.failregex[ri], m).ip4 };
+    }
+    return null;
+  });
+  const got = firstMatches(f, texts).map((m) => (m ? { ri: m.ri, host: m.groups.host ?? m.groups.ip4 } : null));
+  t.same(got, expected);
+  t.ok(got.filter(Boolean).length >= 10, 'the texts do exercise the regexes');
 });

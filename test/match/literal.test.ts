@@ -1,6 +1,6 @@
 import t from 'tap';
 import { compileFilter } from '../../src/match/compile.js';
-import { requiredLiterals } from '../../src/match/literal.js';
+import { leadingTexts, requiredLiterals } from '../../src/match/literal.js';
 import { parsePythonRegex } from '../../src/match/pyregex.js';
 import { expandTags } from '../../src/match/tags.js';
 import { filterDef } from './filter-def.js';
@@ -35,4 +35,19 @@ t.test('a filter gate: prefregex literal wins, else the union of failregex liter
   const g = compileFilter(filterDef(['^Failed for \\S+ from <HOST>$', '^Invalid user \\S+ from <HOST>$']));
   t.same(g.gate?.anyOf.map(String), ['Failed for ', 'Invalid user ']);
   t.equal(compileFilter(filterDef(['^Failed for <HOST>$', '^<HOST>$'])).gate, null, 'one regex with no literal: every line is a candidate');
+});
+
+t.test('leading texts of anchored regexes sort texts out by their start', async (t) => {
+  const lead = (re: string) => leadingTexts(parsePythonRegex(expandTags(re, 'warn').regex).alt);
+  t.same(lead('^Failed (?:password|publickey) for <HOST>'), ['Failed password', 'Failed publickey']);
+  t.same(lead('^[iI](?:llegal|nvalid) user \\S+'), ['illegal', 'invalid', 'Illegal', 'Invalid']);
+  t.same(lead('^(?P<x>Accepted) \\w+'), ['Accepted '], 'a group of plain text is passed through');
+  t.same(lead('^Received (?:dis)?connect'), ['Received '], 'an optional part ends the text');
+  t.same(lead('^foo|^bar'), ['foo', 'bar']);
+  t.equal(lead('^foo|bar'), null, 'a branch that is not anchored');
+  t.equal(lead('Failed for <HOST>'), null, 'not anchored');
+  t.equal(lead('^\\S+ from <HOST>'), null, 'no certain first character');
+  t.same(lead('(?i)^ab'), ['ab', 'aB', 'Ab', 'AB'], 'case-insensitive ASCII letters in both cases');
+  t.same(lead('(?i)^xk'), ['x', 'X'], 'k folds to the Kelvin sign in RE2: the text stops before it');
+  t.same(lead('^[sS]ession'), null, '[sS] may match U+017F under (?i): not used');
 });
