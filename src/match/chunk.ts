@@ -5,11 +5,12 @@
 // and RE2.
 import { isUtf8 } from 'node:buffer';
 import type { MatchEvent } from '../types.js';
-import type { CompiledFilter } from './compile.js';
+import type { CompiledFilter, Groups } from './compile.js';
 import type { DateDetector } from './dates.js';
 import { contentOf, FilterRun, type FilterState, type LineVerdict } from './matcher.js';
 import { batchGroups, canBatch, firstMatches, matchBatch } from './batch.js';
-import { fromWire, NOFAIL_BIT, type WireResult } from './wire.js';
+import { DEFERRED_SEP, fromWire, NOFAIL_BIT, type DeferredWire, type WireResult } from './wire.js';
+import { withPrefix } from './matcher.js';
 import { LiteralScanner, type ScanLiteral } from './scanner.js';
 
 /** Carried between consecutive chunks of one source (multi-line buffers, connection ids). */
@@ -28,10 +29,17 @@ export interface ChunkResult {
   cutLines: number;
   /** undefined when nothing needs carrying */
   state?: MatchState;
+  /** with ChunkOptions.deferMerge: lines whose verdict needs the connection cache (merge.ts),
+   * and the line of each event, to put the merged ones in order */
+  deferred?: DeferredWire;
+  eventLines?: Int32Array;
 }
 
 export interface ChunkOptions {
   maxLineLength: number;
+  /** leave the connection-cache step of the filters that canDeferMerge to the caller, so that
+   * chunks of such a source can be matched in parallel (merge.ts) */
+  deferMerge?: boolean;
 }
 
 export const DEFAULT_MAX_LINE_LENGTH = 64 * 1024;
@@ -41,6 +49,13 @@ const SAMPLE_BYTES = 256 * 1024;
 
 /** candidate lines matched per RE2 call (batch.ts) */
 const BATCH_LINES = 2048;
+
+/** True when a filter's only state is its <F-MLFID> connection cache and its lines are matched
+ * in batches (prefregex, then failregexes): the matching can then run on any worker and only
+ * the cache step in order, on the main thread (merge.ts). sshd is the common case. */
+export function canDeferMerge(f: CompiledFilter): boolean {
+  return isStatefulFilter(f) && !f.multiline && !!f.prefregex?.batch && f.failregex.every((r) => r.batch !== null);
+}
 
 /** True when a filter keeps state across lines (multi-line buffer or <F-MLFID> cache). */
 export function isStatefulFilter(f: CompiledFilter): boolean {
@@ -193,6 +208,30 @@ export class CompiledGroup {
       evTime.push(time);
       evHost.push(fail.host);
     };
+    const defer = opts.deferMerge ? this.filters.map(canDeferMerge) : null;
+    const dfLine: number[] = [];
+    const dfMeta: number[] = [];
+    const dfTime: number[] = [];
+    const dfGroups: string[] = [];
+    const dfOdd: Array<[number, Groups]> = [];
+    const deferRecord = (j: number, lineNo: number, ri: number, time: number, groups: Groups): void => {
+      let enc = '';
+      let odd = false;
+      for (const name in groups) {
+        const v = groups[name];
+        if (v === undefined) continue;
+        if (v.includes(DEFERRED_SEP) || v.includes('\n')) odd = true;
+        enc += (enc ? DEFERRED_SEP : '') + name + DEFERRED_SEP + v;
+      }
+      if (odd) {
+        dfOdd.push([dfLine.length, groups]);
+        enc = '';
+      }
+      dfLine.push(lineNo);
+      dfMeta.push((j | (ri << 16)) >>> 0);
+      dfTime.push(time);
+      dfGroups.push(enc);
+    };
     // batches of bounded size: their strings die young instead of being promoted to the old
     // generation, which made each worker's heap grow by a chunk's worth of lines
     const flush = (j: number): void => {
@@ -213,7 +252,14 @@ export class CompiledGroup {
             const g = pre[k];
             if (!g) continue;
             const hit = found[q];
-            record(j, p.lines[k], runs[j].processMatched(texts[q], g, hit ? hit.ri : -1, hit ? hit.groups : null, p.times[k]), p.times[k]);
+            if (defer?.[j] && hit) {
+              const ig = runs[j].ignoredBy(texts[q]);
+              const merged = ig < 0 ? withPrefix(g, hit.groups) : null;
+              if (merged && merged.mlfid !== undefined) deferRecord(j, p.lines[k], hit.ri, p.times[k], merged);
+              else record(j, p.lines[k], merged ? runs[j].finishMerged(hit.ri, merged, p.times[k]) : { ignored: ig, matched: hit.ri }, p.times[k]);
+            } else {
+              record(j, p.lines[k], runs[j].processMatched(texts[q], g, hit ? hit.ri : -1, hit ? hit.groups : null, p.times[k]), p.times[k]);
+            }
             q++;
           }
         } else {
@@ -303,8 +349,14 @@ export class CompiledGroup {
     const ne = evLine.length;
     const out: WireResult = {
       lines, matchesPerJail, ignoredPerJail, badLines, cutLines,
-      evMeta: new Uint32Array(ne), evTime: new Float64Array(ne), evHosts: '', evCaptures,
+      evMeta: new Uint32Array(ne), evLine: new Int32Array(ne), evTime: new Float64Array(ne), evHosts: '', evCaptures,
     };
+    if (defer) {
+      out.deferred = {
+        line: Int32Array.from(dfLine), meta: Uint32Array.from(dfMeta), time: Float64Array.from(dfTime),
+        groups: dfGroups.join('\n'), odd: dfOdd,
+      };
+    }
     if (pending.some((p) => p !== null) && nf > 1 && !inOrder(evLine, evMeta)) {
       const order = Array.from({ length: ne }, (_, i) => i).sort((a, b) => evLine[a] - evLine[b] || (evMeta[a] & ~NOFAIL_BIT) - (evMeta[b] & ~NOFAIL_BIT));
       const at = new Array<number>(ne);
@@ -313,6 +365,7 @@ export class CompiledGroup {
         const i = order[k];
         at[i] = k;
         out.evMeta[k] = evMeta[i];
+        out.evLine[k] = evLine[i];
         out.evTime[k] = evTime[i];
         hosts[k] = evHost[i];
       }
@@ -321,6 +374,7 @@ export class CompiledGroup {
       out.evHosts = hosts.join('\n');
     } else {
       out.evMeta.set(evMeta);
+      out.evLine.set(evLine);
       out.evTime.set(evTime);
       out.evHosts = evHost.join('\n');
     }

@@ -146,7 +146,13 @@ export class FilterRun {
   private finish(i: number, groups: Groups, ignoreText: string, pre: Groups | null, time: number): LineVerdict {
     const ignored = this.ignoredBy(ignoreText);
     if (ignored >= 0) return { ignored, matched: i };
-    if (pre) groups = withPrefix(pre, groups);
+    return this.finishMerged(i, pre ? withPrefix(pre, groups) : groups, time);
+  }
+
+  /** finish() after the ignoreregexes, on the prefregex's and failregex `i`'s groups together:
+   * the part that needs this run's connection cache. merge.ts calls it on the main thread, in
+   * line order, for lines a worker matched without the cache. */
+  finishMerged(i: number, groups: Groups, time: number): LineVerdict {
     const mlfid = groups.mlfid;
     if (mlfid !== undefined) {
       groups = this.mergeFailure(mlfid, groups, time);
@@ -160,7 +166,8 @@ export class FilterRun {
     return { matched: i, failure: { regex: i, host, nofail: !!groups.nofail, captures: userCaptures(groups) } };
   }
 
-  private ignoredBy(text: string): number {
+  /** The first ignoreregex that matches `text`, -1 if none. */
+  ignoredBy(text: string): number {
     const ig = this.filter.ignoreregex;
     let lower: string | undefined;
     const lowerOf = (): string => (lower ??= text.toLowerCase());
@@ -223,7 +230,7 @@ export class FilterRun {
 /** `{ ...pre, ...groups without its undefined values }`, written out: object spread over the
  * many shapes of group objects (one per regex) took V8's slow generic path, and its results
  * slowed mergeFailure too (sshd, 1M lines: matcher CPU about 8.4 s -> 5.6 s). */
-function withPrefix(pre: Groups, groups: Groups): Groups {
+export function withPrefix(pre: Groups, groups: Groups): Groups {
   const out: Groups = {};
   for (const k in pre) out[k] = pre[k];
   for (const k in groups) {

@@ -3,7 +3,9 @@ import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import type { FilterDef } from '../types.js';
 import { compileFilter } from './compile.js';
-import { DEFAULT_MAX_LINE_LENGTH, isStatefulFilter, type ChunkResult, type MatchState } from './chunk.js';
+import { canDeferMerge, DEFAULT_MAX_LINE_LENGTH, isStatefulFilter, type ChunkResult, type MatchState } from './chunk.js';
+import type { CompiledFilter } from './compile.js';
+import { DeferredMerger, type MergeableResult } from './merge.js';
 import type { MatchTask } from './worker.js';
 import { fromWire, type WireResult } from './wire.js';
 import { isChunkBuffer, recycleChunkBuffer } from '../sources/chunk-buffers.js';
@@ -21,11 +23,20 @@ export interface MatcherPoolOptions {
   maxLineLength?: number;
 }
 
+interface PoolGroupEntry {
+  filters: FilterDef[];
+  compiled: CompiledFilter[];
+  /** chunks must be matched one after the other, passing the state along */
+  stateful: boolean;
+  /** the group's only state is connection caches, kept on this thread (merge.ts) */
+  deferMerge: boolean;
+}
+
 export class MatcherPool {
   private readonly piscina: Piscina;
   private readonly maxLineLength: number;
   private version = 0;
-  private groups = new Map<number, { filters: FilterDef[]; stateful: boolean }>();
+  private groups = new Map<number, PoolGroupEntry>();
 
   constructor(opts: MatcherPoolOptions = {}) {
     const threads = opts.threads && opts.threads > 0 ? opts.threads : availableParallelism();
@@ -50,10 +61,12 @@ export class MatcherPool {
   /** Replaces the groups. Compiles each filter here once, so a bad filter throws now (with its
    * file and line) rather than in a worker; workers compile lazily on their first chunk. */
   setGroups(groups: PoolGroup[]): void {
-    const next = new Map<number, { filters: FilterDef[]; stateful: boolean }>();
+    const next = new Map<number, PoolGroupEntry>();
     for (const g of groups) {
       const compiled = g.filters.map((d) => compileFilter(d));
-      next.set(g.id, { filters: g.filters, stateful: compiled.some(isStatefulFilter) });
+      const stateful = compiled.filter(isStatefulFilter);
+      const deferMerge = stateful.length > 0 && stateful.every(canDeferMerge);
+      next.set(g.id, { filters: g.filters, compiled, stateful: stateful.length > 0 && !deferMerge, deferMerge });
     }
     this.groups = next;
     this.version++;
@@ -64,7 +77,16 @@ export class MatcherPool {
     return this.group(groupId).stateful;
   }
 
-  private group(groupId: number): { filters: FilterDef[]; stateful: boolean } {
+  /** For a group whose connection caches live on this thread: the step that completes each
+   * chunk's result, to be called in file order (one per source). */
+  merger(groupId: number): ((out: MergeableResult) => void) | undefined {
+    const g = this.group(groupId);
+    if (!g.deferMerge) return undefined;
+    const m = new DeferredMerger(g.compiled);
+    return (out) => m.complete(out);
+  }
+
+  private group(groupId: number): PoolGroupEntry {
     const g = this.groups.get(groupId);
     if (!g) throw new Error(`matcher pool: unknown group ${groupId}`);
     return g;
@@ -89,7 +111,7 @@ export class MatcherPool {
     }
     const task: MatchTask = {
       version: this.version, groupId, filters: g.filters, chunk: ab, byteOffset,
-      byteLength: chunk.byteLength, arrival, state, maxLineLength: this.maxLineLength, giveBack,
+      byteLength: chunk.byteLength, arrival, state, maxLineLength: this.maxLineLength, giveBack, deferMerge: g.deferMerge,
     };
     return (this.piscina.run(task, { transferList: [ab] }) as Promise<WireResult>).then((w) => {
       if (w.chunk) recycleChunkBuffer(w.chunk);

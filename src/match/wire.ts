@@ -4,6 +4,7 @@
 // for free and all hosts travel as one string.
 import type { MatchEvent } from '../types.js';
 import type { ChunkResult, MatchState } from './chunk.js';
+import type { Groups } from './compile.js';
 
 /** set in an event's evMeta for <F-NOFAIL> */
 export const NOFAIL_BIT = 0x8000_0000;
@@ -17,6 +18,8 @@ export interface WireResult {
   state?: MatchState;
   /** per event: jail index, | 0x80000000 for <F-NOFAIL> */
   evMeta: Uint32Array;
+  /** per event: its line in the chunk (1-based) */
+  evLine: Int32Array;
   evTime: Float64Array;
   /** the events' hosts joined by '\n' (a host never holds one: it comes from one line) */
   evHosts: string;
@@ -24,7 +27,24 @@ export interface WireResult {
   evCaptures: Array<[number, Record<string, string>]>;
   /** the chunk's memory, handed back for reuse (when it was transferred whole) */
   chunk?: ArrayBuffer;
+  /** lines whose verdict needs the connection cache, left to the main thread (merge.ts) */
+  deferred?: DeferredWire;
 }
+
+/** Matched lines of connection-tied filters, in line order, for FilterRun.finishMerged. */
+export interface DeferredWire {
+  line: Int32Array;
+  /** jail index | failregex index << 16 */
+  meta: Uint32Array;
+  time: Float64Array;
+  /** per record its groups as name SEP value SEP name SEP value...; records joined by '\n';
+   * '' for a record in `odd` */
+  groups: string;
+  /** records whose values hold SEP or '\n': [record index, groups] */
+  odd: Array<[number, Groups]>;
+}
+
+export const DEFERRED_SEP = '\u0001';
 
 export function fromWire(w: WireResult): ChunkResult {
   const n = w.evMeta.length;
@@ -42,5 +62,9 @@ export function fromWire(w: WireResult): ChunkResult {
     badLines: w.badLines, cutLines: w.cutLines,
   };
   if (w.state) r.state = w.state;
+  if (w.deferred) {
+    r.deferred = w.deferred;
+    r.eventLines = w.evLine;
+  }
   return r;
 }

@@ -18,6 +18,8 @@ export interface MatchTask {
   maxLineLength?: number;
   /** send `chunk` back with the result, for the main thread to read into again */
   giveBack?: boolean;
+  /** leave connection-cache steps to the main thread (merge.ts) */
+  deferMerge?: boolean;
 }
 
 const compiled = new Map<number, { version: number; group: CompiledGroup }>();
@@ -29,8 +31,14 @@ export default function matchChunk(task: MatchTask): WireResult | ReturnType<typ
     compiled.set(task.groupId, entry);
   }
   const buf = Buffer.from(task.chunk, task.byteOffset, task.byteLength);
-  const out = entry.group.processToWire(buf, task.arrival, task.state, { maxLineLength: task.maxLineLength ?? DEFAULT_MAX_LINE_LENGTH });
-  const transfer: ArrayBuffer[] = [out.evMeta.buffer as ArrayBuffer, out.evTime.buffer as ArrayBuffer];
+  const out = entry.group.processToWire(buf, task.arrival, task.state, {
+    maxLineLength: task.maxLineLength ?? DEFAULT_MAX_LINE_LENGTH, deferMerge: task.deferMerge,
+  });
+  const transfer: ArrayBuffer[] = [out.evMeta.buffer as ArrayBuffer, out.evLine.buffer as ArrayBuffer, out.evTime.buffer as ArrayBuffer];
+  if (out.deferred) {
+    const d = out.deferred;
+    transfer.push(d.line.buffer as ArrayBuffer, d.meta.buffer as ArrayBuffer, d.time.buffer as ArrayBuffer);
+  }
   if (task.giveBack) {
     out.chunk = task.chunk;
     transfer.push(task.chunk);

@@ -20,6 +20,10 @@ export interface ChunkOutcome<S> {
   state?: S;
 }
 
+/** Finishes a chunk's outcome in file order before it is applied (connection caches kept on
+ * the main thread: MatcherPool.merger). */
+export type OutcomeCompleter<S> = (out: ChunkOutcome<S>) => void;
+
 /** Receives results in order. */
 export interface PipelineSink {
   /** called once per chunk with its matches, in file order */
@@ -46,6 +50,7 @@ export class SourcePipeline<S> {
     private readonly sink: PipelineSink,
     /** chunks matched at once; stateful (multi-line) groups must use 1 */
     private readonly maxInFlight: number,
+    private readonly complete?: OutcomeCompleter<S>,
   ) {}
 
   /** Hand over a chunk. Resolves when the source may read on (backpressure). */
@@ -54,6 +59,7 @@ export class SourcePipeline<S> {
     if (this.maxInFlight <= 1) {
       const out = await this.matcher.match(this.groupId, chunk.buf, chunk.arrival, this.state);
       this.state = out.state;
+      this.complete?.(out);
       this.sink.apply(this.jails, out, chunk);
       return;
     }
@@ -85,7 +91,10 @@ export class SourcePipeline<S> {
   private pump(): void {
     while (this.queue.length > 0 && this.queue[0].done) {
       const p = this.queue.shift() as Pending<S>;
-      if (p.out) this.sink.apply(this.jails, p.out, p.chunk);
+      if (p.out) {
+        this.complete?.(p.out);
+        this.sink.apply(this.jails, p.out, p.chunk);
+      }
     }
     const w = this.waiters;
     this.waiters = [];

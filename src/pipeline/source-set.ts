@@ -5,7 +5,7 @@ import type { Chunk, FilePosition, JailConfig } from '../types.js';
 import { FileTailer, type PositionLookup } from '../sources/file-tailer.js';
 import { JournalSource } from '../sources/journal.js';
 import type { PoolGroup } from '../match/pool.js';
-import { SourcePipeline, type ChunkMatcher, type PipelineSink } from './source-pipeline.js';
+import { SourcePipeline, type ChunkMatcher, type OutcomeCompleter, type PipelineSink } from './source-pipeline.js';
 
 export interface SourceGroup {
   id: number;
@@ -46,7 +46,11 @@ export function poolGroups(groups: readonly SourceGroup[]): PoolGroup[] {
 }
 
 export interface SourceSetOptions<S> {
-  matcher: ChunkMatcher<S> & { isStateful(groupId: number): boolean };
+  matcher: ChunkMatcher<S> & {
+    isStateful(groupId: number): boolean;
+    /** per source, the in-order completion of its chunks' outcomes, if the group needs one */
+    merger?(groupId: number): OutcomeCompleter<S> | undefined;
+  };
   sink: PipelineSink;
   /** chunks of one stateless source matched at once (2 per worker keeps every core busy) */
   maxInFlight: number;
@@ -78,7 +82,7 @@ export class SourceSet {
     const waits: Array<Promise<void>> = [];
     for (const group of groups) {
       const depth = o.matcher.isStateful(group.id) ? 1 : o.maxInFlight;
-      const pipeline = new SourcePipeline(o.matcher, group.id, group.jails.map((j) => j.name), o.sink, depth);
+      const pipeline = new SourcePipeline(o.matcher, group.id, group.jails.map((j) => j.name), o.sink, depth, o.matcher.merger?.(group.id));
       const onChunk = (c: Chunk) => pipeline.push(c);
       const rs: RunningSource = { group, pipeline };
       if (group.key.startsWith('journal:')) {

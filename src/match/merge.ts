@@ -1,0 +1,86 @@
+// The ordered half of connection-tied filters (canDeferMerge: sshd and its kin). Workers match
+// the chunks of such a source in parallel and leave each matched line's <F-MLFID> step to this
+// class, which keeps the connection cache of each filter and runs that step on the main
+// thread in file order: the only part of those filters that depends on earlier lines. Before,
+// a source with such a filter was matched one chunk at a time on one worker, passing the
+// cache along.
+import type { MatchEvent } from '../types.js';
+import type { CompiledFilter, Groups } from './compile.js';
+import { FilterRun } from './matcher.js';
+import { DEFERRED_SEP, type DeferredWire } from './wire.js';
+
+/** The parts of a chunk's result (ChunkResult) that completing it touches. */
+export interface MergeableResult {
+  events: MatchEvent[];
+  matchesPerJail: number[];
+  deferred?: DeferredWire;
+  eventLines?: Int32Array;
+}
+
+export class DeferredMerger {
+  private readonly runs: FilterRun[];
+
+  constructor(filters: readonly CompiledFilter[]) {
+    this.runs = filters.map((f) => new FilterRun(f));
+  }
+
+  /** Turns a chunk's deferred lines into events (and counts), in line order among the chunk's
+   * other events. Chunks must come in file order. */
+  complete(r: MergeableResult): void {
+    const d = r.deferred;
+    if (!d) return;
+    delete r.deferred;
+    const n = d.line.length;
+    if (n === 0) return;
+    const merged: MatchEvent[] = [];
+    const mergedLines: number[] = [];
+    const enc = d.groups.split('\n');
+    const odd = new Map(d.odd);
+    // each jail's records are in line order, the jails' batches one after another: visit them
+    // by (line, jail), which keeps every jail's order
+    const order = Array.from({ length: n }, (_, i) => i);
+    order.sort((a, b) => d.line[a] - d.line[b] || (d.meta[a] & 0xffff) - (d.meta[b] & 0xffff));
+    for (const i of order) {
+      const jail = d.meta[i] & 0xffff;
+      const ri = d.meta[i] >>> 16;
+      const groups = odd.get(i) ?? decodeGroups(enc[i]);
+      const v = this.runs[jail].finishMerged(ri, groups, d.time[i]);
+      const fail = v.failure;
+      if (!fail) continue;
+      if (!fail.nofail) r.matchesPerJail[jail]++;
+      const ev: MatchEvent = { jail, host: fail.host, time: d.time[i] };
+      if (fail.nofail) ev.nofail = true;
+      if (fail.captures) ev.captures = fail.captures;
+      merged.push(ev);
+      mergedLines.push(d.line[i]);
+    }
+    if (merged.length === 0) return;
+    r.events = mergeByLine(r.events, r.eventLines ?? new Int32Array(0), merged, mergedLines);
+    delete r.eventLines;
+  }
+}
+
+function decodeGroups(s: string): Groups {
+  const g: Groups = {};
+  if (s === '') return g;
+  const parts = s.split(DEFERRED_SEP);
+  for (let k = 0; k + 1 < parts.length; k += 2) g[parts[k]] = parts[k + 1];
+  return g;
+}
+
+/** Two event lists, each in line order, as one; on the same line the worker's events (other
+ * jails, lower or equal index) go first, as one worker would have recorded them. */
+function mergeByLine(a: MatchEvent[], aLines: Int32Array, b: MatchEvent[], bLines: number[]): MatchEvent[] {
+  if (a.length === 0) return b;
+  const out: MatchEvent[] = new Array(a.length + b.length);
+  let i = 0;
+  let j = 0;
+  let k = 0;
+  while (i < a.length && j < b.length) {
+    if (aLines[i] < bLines[j] || (aLines[i] === bLines[j] && a[i].jail <= b[j].jail)) out[k++] = a[i++];
+    else out[k++] = b[j++];
+  }
+  while (i < a.length) out[k++] = a[i++];
+  while (j < b.length) out[k++] = b[j++];
+  return out;
+}
