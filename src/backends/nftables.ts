@@ -11,6 +11,7 @@
 // element absent.
 import { UserError } from '../errors.js';
 import { familyBits, formatAddress, ipv4ToInt, parseAddress } from '../net/address.js';
+import { ElementLedger } from './nft-ledger.js';
 import type { Backend, BanChange, JailRule } from '../types.js';
 import { NetBanSet, type NetDiff, type NetPiece } from './nft-prefixes.js';
 import {
@@ -63,6 +64,8 @@ export class NftBackend implements Backend {
   private sets = new Map<string, JailSet[]>();
   /** network bans per interval set name */
   private readonly netSets = new Map<string, NetBanSet>();
+  /** address sets this object created empty: what it added since (nft-ledger.ts) */
+  private readonly ledgers = new Map<string, ElementLedger>();
 
   constructor(private readonly opts: NftBackendOptions) {
     if (!/^[A-Za-z][A-Za-z0-9_.-]{0,63}$/.test(opts.table)) {
@@ -130,6 +133,12 @@ export class NftBackend implements Backend {
     await this.transaction(cmds);
 
     this.sets = sets;
+    // sets that did not exist are empty now; sets that did keep their ledger if this object
+    // filled them, and are untracked (every ban refreshes) if an earlier process did
+    for (const name of [...this.ledgers.keys()]) if (!wanted.has(name) || !existing.sets.includes(name)) this.ledgers.delete(name);
+    for (const list of sets.values()) {
+      for (const s of list) if (s.kind === 'address' && !existing.sets.includes(s.name)) this.ledgers.set(s.name, new ElementLedger());
+    }
     this.netSets.clear();
     for (const [name, ns, pieces] of rebuilt) {
       ns.resetInstalled(pieces);
@@ -199,7 +208,10 @@ export class NftBackend implements Backend {
         } else if (a.addr === set.sentinel) {
           continue; // never touch the sentinel
         } else if (c.op === 'ban') {
-          pushBan(bans, set.name, a.addr, clampTimeout(c.timeout));
+          const ledger = this.ledgers.get(set.name);
+          const refresh = !ledger || ledger.has(a.addr, a.family);
+          ledger?.add(a.addr, a.family);
+          pushBan(bans, set.name, a.addr, clampTimeout(c.timeout), refresh);
         } else {
           push(unbans, set.name, `"${a.addr}"`);
         }
@@ -386,20 +398,24 @@ function rebuildNetSet(t: { family: string; table: string }, name: string, ns: N
 interface BanElems {
   addrs: string[];
   timeouts: Array<number | null>;
+  /** the element may already be in the set: restart its clock with `expires` */
+  refresh: boolean[];
 }
 
-function pushBan(m: Map<string, BanElems>, set: string, addr: string, timeout: number | null): void {
+function pushBan(m: Map<string, BanElems>, set: string, addr: string, timeout: number | null, refresh: boolean): void {
   let b = m.get(set);
-  if (!b) m.set(set, (b = { addrs: [], timeouts: [] }));
+  if (!b) m.set(set, (b = { addrs: [], timeouts: [], refresh: [] }));
   b.addrs.push(addr);
   b.timeouts.push(timeout);
+  b.refresh.push(refresh);
 }
 
 /** `expires` equal to `timeout` restarts the clock of an element already in the set. */
 function banJson(b: BanElems): string[] {
   return b.addrs.map((a, i) => {
     const t = b.timeouts[i];
-    return t === null ? `"${a}"` : `{"elem":{"val":"${a}","timeout":${t},"expires":${t}}}`;
+    if (t === null) return `"${a}"`;
+    return b.refresh[i] ? `{"elem":{"val":"${a}","timeout":${t},"expires":${t}}}` : `{"elem":{"val":"${a}","timeout":${t}}}`;
   });
 }
 
@@ -412,7 +428,7 @@ function banText(b: BanElems): string[] {
     const elems: string[] = [];
     for (let j = i; j < end; j++) {
       const t = b.timeouts[j];
-      elems.push(t === null ? b.addrs[j] : `${b.addrs[j]} timeout ${t}s expires ${t}s`);
+      elems.push(t === null ? b.addrs[j] : b.refresh[j] ? `${b.addrs[j]} timeout ${t}s expires ${t}s` : `${b.addrs[j]} timeout ${t}s`);
     }
     parts.push(elems.join(', '));
   }

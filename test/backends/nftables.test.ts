@@ -109,6 +109,28 @@ async function kernelTests(net: NetnsKit): Promise<void> {
     t.equal(await net.tcpConnect(net.attacker, net.attackerAddr, net.serverAddr, 80, 2000), true, 'unbanned source connects again');
   });
 
+  t.test('a set filled by an earlier process: a ban of an element already there restarts its clock', async (t) => {
+    const first = newBackend();
+    await first.start(jails);
+    await first.apply([ban('198.18.0.9', 100), ban('198.18.0.10', 100)]);
+    await first.stop(true);
+    await sleep(2100);
+    const second = newBackend();
+    t.teardown(() => second.stop(true));
+    await second.start(jails);
+    await second.apply([ban('198.18.0.9', 100)]);
+    const els = await elements('web-v4');
+    const re = els.get('198.18.0.9');
+    t.ok(re?.expires !== undefined && re.expires >= 99, `re-banned after the restart: clock restarted (expires ${re?.expires})`);
+    const other = els.get('198.18.0.10');
+    t.ok(other?.expires !== undefined && other.expires <= 98, `the other element kept its clock (expires ${other?.expires})`);
+    // bulk path (nft text) as well: a set this object created is tracked, one it found is not
+    const many = Array.from({ length: 3000 }, (_, i) => ban(`198.18.${20 + (i >> 8)}.${i & 255}`, 100));
+    await second.apply([...many, ban('198.18.0.10', 100)]);
+    const after = (await elements('web-v4')).get('198.18.0.10');
+    t.ok(after?.expires !== undefined && after.expires >= 99, `bulk re-ban restarts the clock too (expires ${after?.expires})`);
+  });
+
   t.test('a short ban leaves by itself; unban of an expired element does not break its batch', async (t) => {
     const be = newBackend();
     t.teardown(() => be.stop(true));
