@@ -12,7 +12,7 @@ export interface BanApplyReport {
   timeout: number;
   backend: { seconds: number; set: string; table: string; verified: boolean };
   rawText: { seconds: number; verified: boolean };
-  /** the same transaction with `expires` on every element, as the backend sends it */
+  /** the same transaction with `expires` on every element, as the backend sends re-bans */
   rawTextRefresh: { seconds: number; verified: boolean };
   rawJson: { seconds: number; verified: boolean };
   perProcess: { count: number; seconds: number; verified: boolean };
