@@ -45,3 +45,44 @@ t.test('a filter RE2 cannot run is refused by setGroups, before any worker sees 
   const err = t.throws(() => pool.setGroups([{ id: 1, filters: [filterDef('^(?!10\\.)<HOST> x')] }]));
   t.ok(err instanceof FilterRefused);
 });
+
+t.test('a connection-tied filter (sshd): chunks matched in parallel, connections completed in order', async (t) => {
+  const { loadFilter } = await import('../../src/config/load.js');
+  const { bundledConfig } = await import('../helpers/paths.js');
+  const { CompiledGroup } = await import('../../src/match/chunk.js');
+  const { compileFilter } = await import('../../src/match/compile.js');
+  const { SourcePipeline } = await import('../../src/pipeline/source-pipeline.js');
+  const sshd = loadFilter(bundledConfig, 'sshd', { publickey: 'nofail' });
+  const pool = new MatcherPool({ threads: 2, maxLineLength: 4096 });
+  t.teardown(() => pool.close());
+  pool.setGroups([{ id: 7, filters: [sshd] }]);
+  t.equal(pool.isStateful(7), false, 'no longer one chunk at a time');
+  // one connection per address: a publickey probe (no failure alone), then its failure
+  const lines: string[] = [];
+  for (let c = 0; c < 400; c++) {
+    const ip = `198.18.${c >> 8}.${c & 255}`;
+    lines.push(`Nov 18 10:00:00 web1 sshd[${2000 + c}]: Failed publickey for root from ${ip} port ${40000 + c} ssh2: RSA SHA256:x`);
+  }
+  for (let c = 0; c < 400; c++) {
+    const ip = `198.18.${c >> 8}.${c & 255}`;
+    lines.push(`Nov 18 10:00:01 web1 sshd[${2000 + c}]: Failed password for root from ${ip} port ${40000 + c} ssh2`);
+  }
+  const chunks: Buffer[] = [];
+  for (let i = 0; i < lines.length; i += 37) chunks.push(Buffer.from(lines.slice(i, i + 37).join('\n') + '\n'));
+  const expected = new CompiledGroup([compileFilter(sshd)]);
+  let state;
+  const want: string[] = [];
+  for (const c of chunks) {
+    const r = expected.process(c, ARRIVAL, state, { maxLineLength: 4096 });
+    state = r.state;
+    for (const e of r.events) want.push(`${e.host}${e.nofail ? ' nofail' : ''}`);
+  }
+  const got: string[] = [];
+  const pipe = new SourcePipeline(pool, 7, ['sshd'], {
+    apply: (_jails, out) => { for (const e of out.events) got.push(`${e.host}${e.nofail ? ' nofail' : ''}`); },
+  }, 4, pool.merger(7));
+  for (const c of chunks) await pipe.push({ source: 'auth.log', buf: Buffer.from(c), endOffset: 0, arrival: ARRIVAL });
+  await pipe.drain();
+  t.ok(want.length >= 400, `${want.length} events`);
+  t.same(got, want, 'same events as matching the chunks one after the other');
+});

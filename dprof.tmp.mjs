@@ -1,0 +1,10 @@
+import { NftBackend } from './dist/src/backends/nftables.js';
+import { addressList, BENCH_NET, BENCH_NET_SIZE } from './dist/bench/generate/addresses.js';
+const addrs = addressList(BENCH_NET, BENCH_NET_SIZE, 100000);
+const be = new NftBackend({ table: 'logban', chainPriority: -10, log: () => undefined });
+await be.start([{ name: 'bench', ports: null, protocol: 'tcp' }]);
+const changes = addrs.map((addr) => ({ op: 'ban', jail: 'bench', addr, family: 4, timeout: 240000 }));
+const t0 = performance.now();
+await be.apply(changes);
+console.log('apply', (performance.now() - t0).toFixed(0), 'ms');
+await be.stop(false);
