@@ -212,7 +212,9 @@ export class CompiledGroup {
     const dfLine: number[] = [];
     const dfMeta: number[] = [];
     const dfTime: number[] = [];
-    const dfGroups: string[] = [];
+    // records as UTF-8 in memory of their own: an array of tens of thousands of strings outlived
+    // the young generation and grew each worker's heap to ~100 MB on sshd (b)
+    const df: { buf: Buffer | null; len: number } = { buf: null, len: 0 };
     const dfOdd: Array<[number, Groups]> = [];
     const deferRecord = (j: number, lineNo: number, ri: number, time: number, groups: Groups): void => {
       let enc = '';
@@ -230,7 +232,14 @@ export class CompiledGroup {
       dfLine.push(lineNo);
       dfMeta.push((j | (ri << 16)) >>> 0);
       dfTime.push(time);
-      dfGroups.push(enc);
+      const need = df.len + Buffer.byteLength(enc) + 1;
+      if (!df.buf || need > df.buf.length) {
+        const next = Buffer.allocUnsafeSlow(Math.max(64 * 1024, need * 2));
+        if (df.buf) df.buf.copy(next, 0, 0, df.len);
+        df.buf = next;
+      }
+      if (dfLine.length > 1) df.buf[df.len++] = 0x0a;
+      df.len += df.buf.write(enc, df.len, 'utf8');
     };
     // batches of bounded size: their strings die young instead of being promoted to the old
     // generation, which made each worker's heap grow by a chunk's worth of lines
@@ -354,7 +363,7 @@ export class CompiledGroup {
     if (defer) {
       out.deferred = {
         line: Int32Array.from(dfLine), meta: Uint32Array.from(dfMeta), time: Float64Array.from(dfTime),
-        groups: dfGroups.join('\n'), odd: dfOdd,
+        groups: df.buf ? new Uint8Array(df.buf.buffer, df.buf.byteOffset, df.len) : new Uint8Array(0), odd: dfOdd,
       };
     }
     if (pending.some((p) => p !== null) && nf > 1 && !inOrder(evLine, evMeta)) {

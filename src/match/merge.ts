@@ -34,7 +34,14 @@ export class DeferredMerger {
     if (n === 0) return;
     const merged: MatchEvent[] = [];
     const mergedLines: number[] = [];
-    const enc = d.groups.split('\n');
+    const text = Buffer.from(d.groups.buffer, d.groups.byteOffset, d.groups.byteLength).toString('utf8');
+    // record i starts at starts[i]: read in place rather than split into an array of strings
+    // that would outlive the young generation (the main thread's heap grew to ~120 MB on b)
+    const starts = new Int32Array(n + 1);
+    for (let i = 1, p = -1; i <= n; i++) {
+      p = i < n ? text.indexOf('\n', p + 1) : text.length;
+      starts[i] = i < n ? p + 1 : text.length + 1;
+    }
     const odd = new Map(d.odd);
     // each jail's records are in line order, the jails' batches one after another: visit them
     // by (line, jail), which keeps every jail's order
@@ -43,7 +50,7 @@ export class DeferredMerger {
     for (const i of order) {
       const jail = d.meta[i] & 0xffff;
       const ri = d.meta[i] >>> 16;
-      const groups = odd.get(i) ?? decodeGroups(enc[i]);
+      const groups = odd.get(i) ?? decodeGroups(text.slice(starts[i], starts[i + 1] - 1));
       const v = this.runs[jail].finishMerged(ri, groups, d.time[i]);
       const fail = v.failure;
       if (!fail) continue;

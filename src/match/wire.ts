@@ -37,9 +37,9 @@ export interface DeferredWire {
   /** jail index | failregex index << 16 */
   meta: Uint32Array;
   time: Float64Array;
-  /** per record its groups as name SEP value SEP name SEP value...; records joined by '\n';
-   * '' for a record in `odd` */
-  groups: string;
+  /** per record its groups as name SEP value SEP name SEP value..., UTF-8; records joined by
+   * '\n'; empty for a record in `odd` */
+  groups: Uint8Array;
   /** records whose values hold SEP or '\n': [record index, groups] */
   odd: Array<[number, Groups]>;
 }

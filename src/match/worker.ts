@@ -37,7 +37,7 @@ export default function matchChunk(task: MatchTask): WireResult | ReturnType<typ
   const transfer: ArrayBuffer[] = [out.evMeta.buffer as ArrayBuffer, out.evLine.buffer as ArrayBuffer, out.evTime.buffer as ArrayBuffer];
   if (out.deferred) {
     const d = out.deferred;
-    transfer.push(d.line.buffer as ArrayBuffer, d.meta.buffer as ArrayBuffer, d.time.buffer as ArrayBuffer);
+    transfer.push(d.line.buffer as ArrayBuffer, d.meta.buffer as ArrayBuffer, d.time.buffer as ArrayBuffer, d.groups.buffer as ArrayBuffer);
   }
   if (task.giveBack) {
     out.chunk = task.chunk;

@@ -26,7 +26,8 @@ function sshdLog(connections: number, seed: number): string[] {
   for (let c = 0; c < connections; c++) {
     const ip = `198.18.${c % 50}.${1 + (c % 200)}`;
     const port = 30000 + c;
-    const user = ['root', 'admin', 'deploy', 'x from 198.19.0.1'][c % 4];
+    // a control character inside a capture takes the merger's other road (DeferredWire.odd)
+    const user = ['root', 'admin', 'deploy', 'x from 198.19.0.1', 'ro\u0001ot'][(c >> 1) % 5];
     const steps: string[] = [`Connection from ${ip} port ${port} on 198.18.255.1 port 22 rdomain ""`];
     const kind = c % 5;
     if (kind === 0 || kind === 1) for (let i = 0; i < 1 + (c % 3); i++) steps.push(`Failed password for ${user} from ${ip} port ${port} ssh2`);
