@@ -7,10 +7,10 @@ import { isUtf8 } from 'node:buffer';
 import type { MatchEvent } from '../types.js';
 import type { CompiledFilter, Groups } from './compile.js';
 import type { DateDetector } from './dates.js';
-import { contentOf, FilterRun, type FilterState, type LineVerdict } from './matcher.js';
+import { contentOf, FilterRun, withPrefix, type FilterState, type LineVerdict } from './matcher.js';
 import { batchGroups, canBatch, firstMatches, matchBatch } from './batch.js';
-import { DEFERRED_SEP, fromWire, NOFAIL_BIT, type DeferredWire, type WireResult } from './wire.js';
-import { withPrefix } from './matcher.js';
+import { fromWire, NOFAIL_BIT, type DeferredWire, type WireResult } from './wire.js';
+import { DeferredWriter } from './merge.js';
 import { LiteralScanner, type ScanLiteral } from './scanner.js';
 
 /** Carried between consecutive chunks of one source (multi-line buffers, connection ids). */
@@ -209,38 +209,7 @@ export class CompiledGroup {
       evHost.push(fail.host);
     };
     const defer = opts.deferMerge ? this.filters.map(canDeferMerge) : null;
-    const dfLine: number[] = [];
-    const dfMeta: number[] = [];
-    const dfTime: number[] = [];
-    // records as UTF-8 in memory of their own: an array of tens of thousands of strings outlived
-    // the young generation and grew each worker's heap to ~100 MB on sshd (b)
-    const df: { buf: Buffer | null; len: number } = { buf: null, len: 0 };
-    const dfOdd: Array<[number, Groups]> = [];
-    const deferRecord = (j: number, lineNo: number, ri: number, time: number, groups: Groups): void => {
-      let enc = '';
-      let odd = false;
-      for (const name in groups) {
-        const v = groups[name];
-        if (v === undefined) continue;
-        if (v.includes(DEFERRED_SEP) || v.includes('\n')) odd = true;
-        enc += (enc ? DEFERRED_SEP : '') + name + DEFERRED_SEP + v;
-      }
-      if (odd) {
-        dfOdd.push([dfLine.length, groups]);
-        enc = '';
-      }
-      dfLine.push(lineNo);
-      dfMeta.push((j | (ri << 16)) >>> 0);
-      dfTime.push(time);
-      const need = df.len + Buffer.byteLength(enc) + 1;
-      if (!df.buf || need > df.buf.length) {
-        const next = Buffer.allocUnsafeSlow(Math.max(64 * 1024, need * 2));
-        if (df.buf) df.buf.copy(next, 0, 0, df.len);
-        df.buf = next;
-      }
-      if (dfLine.length > 1) df.buf[df.len++] = 0x0a;
-      df.len += df.buf.write(enc, df.len, 'utf8');
-    };
+    const deferred = defer ? new DeferredWriter() : null;
     // batches of bounded size: their strings die young instead of being promoted to the old
     // generation, which made each worker's heap grow by a chunk's worth of lines
     const flush = (j: number): void => {
@@ -264,7 +233,7 @@ export class CompiledGroup {
             if (defer?.[j] && hit) {
               const ig = runs[j].ignoredBy(texts[q]);
               const merged = ig < 0 ? withPrefix(g, hit.groups) : null;
-              if (merged && merged.mlfid !== undefined) deferRecord(j, p.lines[k], hit.ri, p.times[k], merged);
+              if (merged && merged.mlfid !== undefined) deferred!.push(j, p.lines[k], hit.ri, p.times[k], merged);
               else record(j, p.lines[k], merged ? runs[j].finishMerged(hit.ri, merged, p.times[k]) : { ignored: ig, matched: hit.ri }, p.times[k]);
             } else {
               record(j, p.lines[k], runs[j].processMatched(texts[q], g, hit ? hit.ri : -1, hit ? hit.groups : null, p.times[k]), p.times[k]);
@@ -360,12 +329,7 @@ export class CompiledGroup {
       lines, matchesPerJail, ignoredPerJail, badLines, cutLines,
       evMeta: new Uint32Array(ne), evLine: new Int32Array(ne), evTime: new Float64Array(ne), evHosts: '', evCaptures,
     };
-    if (defer) {
-      out.deferred = {
-        line: Int32Array.from(dfLine), meta: Uint32Array.from(dfMeta), time: Float64Array.from(dfTime),
-        groups: df.buf ? new Uint8Array(df.buf.buffer, df.buf.byteOffset, df.len) : new Uint8Array(0), odd: dfOdd,
-      };
-    }
+    if (deferred) out.deferred = deferred.finish();
     if (pending.some((p) => p !== null) && nf > 1 && !inOrder(evLine, evMeta)) {
       const order = Array.from({ length: ne }, (_, i) => i).sort((a, b) => evLine[a] - evLine[b] || (evMeta[a] & ~NOFAIL_BIT) - (evMeta[b] & ~NOFAIL_BIT));
       const at = new Array<number>(ne);

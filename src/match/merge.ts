@@ -1,13 +1,62 @@
-// The ordered half of connection-tied filters (canDeferMerge: sshd and its kin). Workers match
-// the chunks of such a source in parallel and leave each matched line's <F-MLFID> step to this
-// class, which keeps the connection cache of each filter and runs that step on the main
-// thread in file order: the only part of those filters that depends on earlier lines. Before,
-// a source with such a filter was matched one chunk at a time on one worker, passing the
-// cache along.
+// Both halves of connection-tied filters (canDeferMerge: sshd and its kin). Workers match the
+// chunks of such a source in parallel and write each matched line's groups down (DeferredWriter)
+// instead of running the <F-MLFID> step; DeferredMerger keeps each filter's connection cache and
+// runs that step on the main thread in file order: the only part of those filters that depends
+// on earlier lines. Before, such a source was matched one chunk at a time on one worker,
+// passing the cache along.
 import type { MatchEvent } from '../types.js';
 import type { CompiledFilter, Groups } from './compile.js';
 import { FilterRun } from './matcher.js';
-import { DEFERRED_SEP, type DeferredWire } from './wire.js';
+import type { DeferredWire } from './wire.js';
+
+/** Separates names and values in a record; a value holding it (or '\n') travels in `odd`. */
+const SEP = '\u0001';
+
+/** The worker's half: a chunk's deferred lines, encoded as DeferredWire. */
+export class DeferredWriter {
+  private readonly line: number[] = [];
+  private readonly meta: number[] = [];
+  private readonly time: number[] = [];
+  // records as UTF-8 in memory of their own: an array of tens of thousands of strings outlived
+  // the young generation and grew each worker's heap to ~100 MB on sshd (b)
+  private buf: Buffer | null = null;
+  private len = 0;
+  private readonly odd: Array<[number, Groups]> = [];
+
+  /** Line `lineNo` matched failregex `ri` of jail `jail` with these (prefregex + failregex) groups. */
+  push(jail: number, lineNo: number, ri: number, time: number, groups: Groups): void {
+    let enc = '';
+    let odd = false;
+    for (const name in groups) {
+      const v = groups[name];
+      if (v === undefined) continue;
+      if (v.includes(SEP) || v.includes('\n')) odd = true;
+      enc += (enc ? SEP : '') + name + SEP + v;
+    }
+    if (odd) {
+      this.odd.push([this.line.length, groups]);
+      enc = '';
+    }
+    this.line.push(lineNo);
+    this.meta.push((jail | (ri << 16)) >>> 0);
+    this.time.push(time);
+    const need = this.len + Buffer.byteLength(enc) + 1;
+    if (!this.buf || need > this.buf.length) {
+      const next = Buffer.allocUnsafeSlow(Math.max(64 * 1024, need * 2));
+      if (this.buf) this.buf.copy(next, 0, 0, this.len);
+      this.buf = next;
+    }
+    if (this.line.length > 1) this.buf[this.len++] = 0x0a;
+    this.len += this.buf.write(enc, this.len, 'utf8');
+  }
+
+  finish(): DeferredWire {
+    return {
+      line: Int32Array.from(this.line), meta: Uint32Array.from(this.meta), time: Float64Array.from(this.time),
+      groups: this.buf ? new Uint8Array(this.buf.buffer, this.buf.byteOffset, this.len) : new Uint8Array(0), odd: this.odd,
+    };
+  }
+}
 
 /** The parts of a chunk's result (ChunkResult) that completing it touches. */
 export interface MergeableResult {
@@ -70,7 +119,7 @@ export class DeferredMerger {
 function decodeGroups(s: string): Groups {
   const g: Groups = {};
   if (s === '') return g;
-  const parts = s.split(DEFERRED_SEP);
+  const parts = s.split(SEP);
   for (let k = 0; k + 1 < parts.length; k += 2) g[parts[k]] = parts[k + 1];
   return g;
 }

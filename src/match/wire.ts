@@ -37,14 +37,12 @@ export interface DeferredWire {
   /** jail index | failregex index << 16 */
   meta: Uint32Array;
   time: Float64Array;
-  /** per record its groups as name SEP value SEP name SEP value..., UTF-8; records joined by
-   * '\n'; empty for a record in `odd` */
+  /** per record its groups as name SEP value SEP name SEP value..., UTF-8 (merge.ts); records
+   * joined by '\n'; empty for a record in `odd` */
   groups: Uint8Array;
   /** records whose values hold SEP or '\n': [record index, groups] */
   odd: Array<[number, Groups]>;
 }
-
-export const DEFERRED_SEP = '\u0001';
 
 export function fromWire(w: WireResult): ChunkResult {
   const n = w.evMeta.length;
