@@ -2,9 +2,8 @@
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import type { FilterDef } from '../types.js';
-import { compileFilter } from './compile.js';
+import { compileFilter, type CompiledFilter } from './compile.js';
 import { canDeferMerge, DEFAULT_MAX_LINE_LENGTH, isStatefulFilter, type ChunkResult, type MatchState } from './chunk.js';
-import type { CompiledFilter } from './compile.js';
 import { DeferredMerger, type MergeableResult } from './merge.js';
 import type { MatchTask } from './worker.js';
 import { fromWire, type WireResult } from './wire.js';
