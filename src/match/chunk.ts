@@ -11,7 +11,7 @@ import { contentOf, FilterRun, withPrefix, type FilterState, type LineVerdict } 
 import { batchGroups, canBatch, firstMatches, matchBatch } from './batch.js';
 import { fromWire, NOFAIL_BIT, type DeferredWire, type WireResult } from './wire.js';
 import { DeferredWriter } from './merge.js';
-import { LiteralScanner, type ScanLiteral } from './scanner.js';
+import { denseLiterals, LiteralScanner, type ScanLiteral } from './scanner.js';
 
 /** Carried between consecutive chunks of one source (multi-line buffers, connection ids). */
 export interface MatchState {
@@ -164,18 +164,21 @@ export class CompiledGroup {
     });
   }
 
+  /** The scanner for the current choice of clauses and density of their literals (both may
+   * change while the first bytes are sampled: a daemon's first chunks can be a line each). */
   private scannerFor(): LiteralScanner {
-    const key = this.scanClause.join(',');
+    let hits = 0;
+    this.gated.forEach((_, gi) => (hits += this.clauseSeen[gi][this.scanClause[gi]]));
+    const density = hits / Math.max(1, this.sampledLines);
+    const key = `${this.scanClause.join(',')}/${denseLiterals(density)}`;
     let sc = this.scanners.get(key);
     if (!sc) {
       const lits: ScanLiteral[] = [];
-      let hits = 0;
       this.gated.forEach((_, gi) => {
         const c = this.gateClauses[gi][this.scanClause[gi]];
-        hits += this.clauseSeen[gi][this.scanClause[gi]];
         for (const text of c.lits) lits.push({ text, caseInsensitive: c.caseInsensitive });
       });
-      this.scanners.set(key, (sc = new LiteralScanner(lits, hits / Math.max(1, this.sampledLines))));
+      this.scanners.set(key, (sc = new LiteralScanner(lits, density)));
     }
     return sc;
   }

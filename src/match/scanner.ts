@@ -16,6 +16,11 @@ const MAX_INDEXOF_LITERALS = 4;
  * costs more than looking at every line: sshd's literals are on nearly every line. */
 const MAX_RE2_HIT_DENSITY = 1 / 16;
 
+/** Whether literals seen this often (occurrences per line) are looked for line by line. */
+export function denseLiterals(density: number): boolean {
+  return density > MAX_RE2_HIT_DENSITY;
+}
+
 export class LiteralScanner {
   private readonly re: RE2 | null;
   private readonly lits: Buffer[];
@@ -40,7 +45,7 @@ export class LiteralScanner {
       this.re = null;
       this.lits = [...new Set(literals.map((l) => l.text))].filter((s) => s !== '').map((s) => Buffer.from(s, 'utf8'));
     } else {
-      this.everyLine = density > MAX_RE2_HIT_DENSITY;
+      this.everyLine = denseLiterals(density);
       this.re = this.everyLine ? null : new RE2(alts.join('|'), 'g');
       this.lits = [];
     }
