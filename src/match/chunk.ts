@@ -67,6 +67,8 @@ export function isStatefulFilter(f: CompiledFilter): boolean {
 /** One clause of a filter's gate, for a decoded line: one of `lits` must occur in it. */
 interface LineClause {
   lits: string[];
+  /** the same literals as latin1 text of their UTF-8 bytes, for counting them in a sample */
+  sampleLits: string[];
   caseInsensitive: boolean;
 }
 
@@ -92,6 +94,8 @@ export class CompiledGroup {
   /** single-line filters with a prefregex: it runs over many lines at once, the rest line by
    * line (failregexes on its <F-CONTENT>, connection ids), in line order */
   private readonly prefixBatched: boolean[];
+  /** filters whose connection step may be left to the caller (ChunkOptions.deferMerge) */
+  private readonly deferrable: boolean[];
   /** filters that see every line (no literal, or a multi-line buffer) */
   private readonly always: number[] = [];
   /** filters seen only by lines holding one of their literals, and those lines' clauses */
@@ -122,6 +126,7 @@ export class CompiledGroup {
     this.detectorOf = detectors;
     this.batched = filters.map(canBatch);
     this.prefixBatched = filters.map((f, j) => !this.batched[j] && !f.multiline && !!f.prefregex?.batch);
+    this.deferrable = filters.map(canDeferMerge);
     filters.forEach((f, j) => {
       const g = f.gate;
       if (!g || f.multiline) {
@@ -132,6 +137,7 @@ export class CompiledGroup {
       this.gateClauses.push([g, ...(g.also ?? [])].map((c) => ({
         caseInsensitive: c.caseInsensitive,
         lits: c.anyOf.map((b) => (c.caseInsensitive ? b.toString('utf8').toLowerCase() : b.toString('utf8'))),
+        sampleLits: c.anyOf.map((b) => (c.caseInsensitive ? b.toString('latin1').toLowerCase() : b.toString('latin1'))),
       })));
     });
     this.scanClause = this.gated.map(() => 0);
@@ -149,9 +155,8 @@ export class CompiledGroup {
     this.gateClauses.forEach((cls, gi) => {
       cls.forEach((c, ci) => {
         const hay = c.caseInsensitive ? (low ??= text.toLowerCase()) : text;
-        for (const lit of c.lits) {
-          const bytes = Buffer.from(lit, 'utf8').toString('latin1'); // the sample is latin1
-          for (let p = hay.indexOf(bytes); p >= 0; p = hay.indexOf(bytes, p + bytes.length)) this.clauseSeen[gi][ci]++;
+        for (const lit of c.sampleLits) {
+          for (let p = hay.indexOf(lit); p >= 0; p = hay.indexOf(lit, p + lit.length)) this.clauseSeen[gi][ci]++;
         }
       });
       const seen = this.clauseSeen[gi];
@@ -211,8 +216,7 @@ export class CompiledGroup {
       evTime.push(time);
       evHost.push(fail.host);
     };
-    const defer = opts.deferMerge ? this.filters.map(canDeferMerge) : null;
-    const deferred = defer ? new DeferredWriter() : null;
+    const deferred = opts.deferMerge ? new DeferredWriter() : null;
     // batches of bounded size: their strings die young instead of being promoted to the old
     // generation, which made each worker's heap grow by a chunk's worth of lines
     const flush = (j: number): void => {
@@ -233,10 +237,10 @@ export class CompiledGroup {
             const g = pre[k];
             if (!g) continue;
             const hit = found[q];
-            if (defer?.[j] && hit) {
+            if (deferred && this.deferrable[j] && hit) {
               const ig = runs[j].ignoredBy(texts[q]);
               const merged = ig < 0 ? withPrefix(g, hit.groups) : null;
-              if (merged && merged.mlfid !== undefined) deferred!.push(j, p.lines[k], hit.ri, p.times[k], merged);
+              if (merged && merged.mlfid !== undefined) deferred.push(j, p.lines[k], hit.ri, p.times[k], merged);
               else record(j, p.lines[k], merged ? runs[j].finishMerged(hit.ri, merged, p.times[k]) : { ignored: ig, matched: hit.ri }, p.times[k]);
             } else {
               record(j, p.lines[k], runs[j].processMatched(texts[q], g, hit ? hit.ri : -1, hit ? hit.groups : null, p.times[k]), p.times[k]);
