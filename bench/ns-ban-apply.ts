@@ -2,16 +2,19 @@
 // (`ip netns exec NS node dist/bench/ns-ban-apply.js --bans N --per-process M`) so that
 // logban's backend and plain nft both run exactly as they would on a server, without
 // `ip netns exec` in front of every nft process. Prints one JSON object.
+import { availableParallelism } from 'node:os';
 import { NftBackend } from '../src/backends/nftables.js';
 import type { BanChange } from '../src/types.js';
 import { addressList, BENCH_NET, BENCH_NET_SIZE } from './generate/addresses.js';
-import { addAllJson, addAllText, addEachProcess, allPresent, createTimeoutSet, nftOrThrow, sample } from './nft-raw.js';
+import { addAllJson, addAllText, addAllTextParallel, addEachProcess, allPresent, createTimeoutSet, nftOrThrow, sample } from './nft-raw.js';
 
 export interface BanApplyReport {
   bans: number;
   timeout: number;
   backend: { seconds: number; set: string; table: string; verified: boolean };
   rawText: { seconds: number; verified: boolean };
+  /** the same elements split over one nft per core, all started at once */
+  rawTextParallel: { processes: number; seconds: number; verified: boolean };
   /** the same transaction with `expires` on every element, as the backend sends re-bans */
   rawTextRefresh: { seconds: number; verified: boolean };
   rawJson: { seconds: number; verified: boolean };
@@ -63,8 +66,11 @@ async function main(): Promise<void> {
   createTimeoutSet('benchraw', 'refresh');
   createTimeoutSet('benchraw', 'json');
   createTimeoutSet('benchraw', 'each');
+  createTimeoutSet('benchraw', 'parallel');
   const text = addAllText('benchraw', 'text', addrs, TIMEOUT);
   const refresh = addAllText('benchraw', 'refresh', addrs, TIMEOUT, true);
+  const processes = Math.min(4, availableParallelism());
+  const parallel = await addAllTextParallel('benchraw', 'parallel', addrs, TIMEOUT, processes);
   const json = addAllJson('benchraw', 'json', addrs, TIMEOUT);
   const each = addEachProcess('benchraw', 'each', addrs.slice(0, perProcess), TIMEOUT);
 
@@ -72,6 +78,7 @@ async function main(): Promise<void> {
     bans, timeout: TIMEOUT,
     backend: { seconds: backendSeconds, ...where, verified: backendVerified },
     rawText: { seconds: text.seconds, verified: allPresent('benchraw', 'text', probe) },
+    rawTextParallel: { processes, seconds: parallel.seconds, verified: allPresent('benchraw', 'parallel', probe) },
     rawTextRefresh: { seconds: refresh.seconds, verified: allPresent('benchraw', 'refresh', probe) },
     rawJson: { seconds: json.seconds, verified: allPresent('benchraw', 'json', probe) },
     perProcess: { count: Math.min(perProcess, bans), seconds: each.seconds,

@@ -169,6 +169,26 @@ async function kernelTests(net: NetnsKit): Promise<void> {
     t.ok(els.has('198.19.39.15'));
   });
 
+
+  t.test('60,000 bans over two jails go to three nft processes at once; every element lands with its timeout', async (t) => {
+    const be = newBackend({ bulkProcesses: 3 });
+    t.teardown(() => be.stop(true));
+    await be.start(jails);
+    const changes: BanChange[] = [];
+    for (let i = 0; i < 45_000; i++) changes.push(ban(`198.18.${(i >> 8) + 10}.${i & 255}`, 600));
+    for (let i = 0; i < 15_000; i++) changes.push(ban(`198.19.${i >> 8}.${i & 255}`, 900, '3proxy'));
+    const before = { ...be.stats };
+    await be.apply(changes);
+    t.equal(be.stats.processes - before.processes, 3, 'three processes (at least 20,000 elements each)');
+    t.equal(be.stats.transactions - before.transactions, 3, 'three transactions');
+    const web = await elements('web-v4');
+    const proxy = await elements(be.setsOf('3proxy').find((s) => s.family === 4 && s.kind === 'address')!.name);
+    t.equal(web.size, 45_001, 'web: every element plus the sentinel');
+    t.equal(proxy.size, 15_001, '3proxy: every element plus the sentinel');
+    t.equal(web.get('198.18.185.199')?.timeout, 600, 'last web element, its timeout');
+    t.equal(proxy.get('198.19.0.0')?.timeout, 900, 'first 3proxy element, its own timeout');
+    t.equal(proxy.get('198.19.58.151')?.timeout, 900, 'last 3proxy element');
+  });
   t.test('invalid addresses never reach nft; the valid ones of the batch land', async (t) => {
     const be = newBackend();
     t.teardown(() => be.stop(true));
