@@ -1,8 +1,9 @@
 #!/usr/bin/env node
-// Builds the native parts during `npm install`: the XDP program (clang -target bpf) and the
-// bpf() addon (node-gyp). Both are needed only by the XDP backend, so a machine without clang
-// still installs: the step says what is missing and the XDP backend refuses to start until
-// `npm run build:native` succeeds.
+// Builds the native parts during `npm install`: the XDP program (clang -target bpf), the bpf()
+// addon (node-gyp), both needed only by the XDP backend, and the literal scan addon (node-gyp),
+// which only makes the matcher's prefilter faster. A machine without clang or a C compiler
+// still installs: the step says what is missing; the XDP backend refuses to start until
+// `npm run build:native` succeeds, and the matcher scans with RE2 instead.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -16,10 +17,10 @@ function have(cmd) {
   return spawnSync(cmd, ['--version'], { stdio: 'ignore' }).status === 0;
 }
 
-function run(what, cmd, args) {
+function run(what, cmd, args, without = 'the XDP backend will not be available') {
   const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit' });
   if (r.status !== 0) {
-    console.warn(`logban: building ${what} failed (${cmd} ${args.join(' ')}); the XDP backend will not be available`);
+    console.warn(`logban: building ${what} failed (${cmd} ${args.join(' ')}); ${without}`);
     failed = true;
   }
 }
@@ -35,6 +36,8 @@ const localGyp = path.join(root, 'node_modules', '.bin', 'node-gyp');
 const gyp = existsSync(localGyp) ? localGyp : 'node-gyp';
 // node-gyp would download Node's headers; build against the installed ones (no network here)
 const nodedir = process.env.npm_config_nodedir || (existsSync('/usr/include/node/node_api.h') ? '/usr' : undefined);
-run('the bpf addon', gyp, ['rebuild', '--silent', '--directory', 'native-rules/bpf-addon', ...(nodedir ? [`--nodedir=${nodedir}`] : [])]);
+const gypArgs = (dir) => ['rebuild', '--silent', '--directory', dir, ...(nodedir ? [`--nodedir=${nodedir}`] : [])];
+run('the bpf addon', gyp, gypArgs('native-rules/bpf-addon'));
+run('the literal scan addon', gyp, gypArgs('native-rules/scan-addon'), 'the matcher scans for literals with RE2 instead (slower, same results)');
 
 process.exit(strict && failed ? 1 : 0);

@@ -46,6 +46,7 @@ export const DEFAULT_MAX_LINE_LENGTH = 64 * 1024;
 
 /** bytes of the first chunks in which the gate clauses' literals are counted */
 const SAMPLE_BYTES = 256 * 1024;
+const RARE_BYTES_SAMPLE = 64 * 1024;
 
 /** candidate lines matched per RE2 call (batch.ts) */
 const BATCH_LINES = 2048;
@@ -107,6 +108,9 @@ export class CompiledGroup {
   private readonly clauseSeen: number[][] = [];
   private sampledBytes = 0;
   private sampledLines = 0;
+  /** the start of the log (up to RARE_BYTES_SAMPLE): the native scanner picks each literal's
+   * rarest bytes by it */
+  private rareBytesSample: Buffer = Buffer.alloc(0);
   private readonly scanners = new Map<string, LiteralScanner>();
 
   constructor(readonly filters: CompiledFilter[]) {
@@ -149,6 +153,10 @@ export class CompiledGroup {
   private sample(buf: Buffer): void {
     const len = Math.min(buf.length, SAMPLE_BYTES - this.sampledBytes);
     this.sampledBytes += len;
+    if (this.rareBytesSample.length < RARE_BYTES_SAMPLE) {
+      const add = buf.subarray(0, Math.min(len, RARE_BYTES_SAMPLE - this.rareBytesSample.length));
+      this.rareBytesSample = Buffer.concat([this.rareBytesSample, add]);
+    }
     const text = buf.toString('latin1', 0, len);
     for (let p = text.indexOf('\n'); p >= 0; p = text.indexOf('\n', p + 1)) this.sampledLines++;
     let low: string | undefined;
@@ -170,12 +178,14 @@ export class CompiledGroup {
   }
 
   /** The scanner for the current choice of clauses and density of their literals (both may
-   * change while the first bytes are sampled: a daemon's first chunks can be a line each). */
+   * change while the first bytes are sampled: a daemon's first chunks can be a line each), and
+   * of how much of the log the rare bytes were chosen by (each doubling gets a new scanner). */
   private scannerFor(): LiteralScanner {
     let hits = 0;
     this.gated.forEach((_, gi) => (hits += this.clauseSeen[gi][this.scanClause[gi]]));
     const density = hits / Math.max(1, this.sampledLines);
-    const key = `${this.scanClause.join(',')}/${denseLiterals(density)}`;
+    const sampled = this.rareBytesSample.length;
+    const key = `${this.scanClause.join(',')}/${denseLiterals(density)}/${sampled >= RARE_BYTES_SAMPLE ? 'all' : Math.floor(Math.log2(sampled + 1))}`;
     let sc = this.scanners.get(key);
     if (!sc) {
       const lits: ScanLiteral[] = [];
@@ -183,7 +193,7 @@ export class CompiledGroup {
         const c = this.gateClauses[gi][this.scanClause[gi]];
         for (const text of c.lits) lits.push({ text, caseInsensitive: c.caseInsensitive });
       });
-      this.scanners.set(key, (sc = new LiteralScanner(lits, density)));
+      this.scanners.set(key, (sc = new LiteralScanner(lits, { density, sample: this.rareBytesSample })));
     }
     return sc;
   }

@@ -1,26 +1,45 @@
 import t from 'tap';
-import { LiteralScanner, type ScanLiteral } from '../../src/match/scanner.js';
+import { LiteralScanner, scanAddon, type ScanLiteral } from '../../src/match/scanner.js';
 import { CompiledGroup } from '../../src/match/chunk.js';
 import { compileFilter } from '../../src/match/compile.js';
 import { filterDef } from './filter-def.js';
 
-/** Every position the scanner reports, walking forward as the chunk loop does. */
-function walk(lits: ScanLiteral[], text: string, density = 0): { mode: string; at: number[] } {
-  const sc = new LiteralScanner(lits, density);
+/** What the scanner reports walking forward line by line, as the chunk loop does: per line
+ * holding a literal, the offset of its first one. */
+function walk(lits: ScanLiteral[], text: string, density = 0, native = false): { mode: string; at: number[] } {
   const buf = Buffer.from(text);
+  const sc = new LiteralScanner(lits, { density, native, sample: buf });
   const c = sc.over(buf);
   const at: number[] = [];
-  for (let p = c.at(0); p >= 0; p = c.at(p + 1)) at.push(p);
+  for (let p = c.at(0); p >= 0;) {
+    at.push(p);
+    const eol = buf.indexOf(10, p);
+    if (eol < 0) break;
+    p = c.at(eol + 1);
+  }
   return { mode: sc.mode, at };
 }
 
-/** Byte offsets of every occurrence of any needle, as the scanner must find them. */
+/** Per line, the byte offset of the first occurrence of any needle: what the scanner must find.
+ * `ci` folds ASCII only, as RE2 does for the needles used with it here. */
 function expected(text: string, needles: string[], ci: boolean): number[] {
-  const hay = Buffer.from(ci ? text.toLowerCase() : text);
-  const out = new Set<number>();
-  for (const n of needles) for (let p = hay.indexOf(n); p >= 0; p = hay.indexOf(n, p + 1)) out.add(p);
-  return [...out].sort((a, b) => a - b);
+  const hay = Buffer.from(ci ? text.replace(/[A-Z]/g, (c) => c.toLowerCase()) : text);
+  const out: number[] = [];
+  for (let start = 0; start < hay.length;) {
+    let eol = hay.indexOf(10, start);
+    if (eol < 0) eol = hay.length;
+    let first = -1;
+    for (const n of needles) {
+      const p = hay.indexOf(ci ? n.toLowerCase() : n, start);
+      if (p >= 0 && p < eol && (first < 0 || p < first)) first = p;
+    }
+    if (first >= 0) out.push(first);
+    start = eol + 1;
+  }
+  return out;
 }
+
+const native = scanAddon() !== null;
 
 const text = 'héllo wörld [Zeus]\n"POST /xmlrpc.php\nnothing here\nGET /.env 404 zeus\n.git/config and .env\n';
 
@@ -38,14 +57,14 @@ t.test('many literals or case-insensitive ones: one RE2 pass, byte offsets past 
   const ci = walk([{ text: 'zeus', caseInsensitive: true }], text);
   t.equal(ci.mode, 're2');
   t.same(ci.at, expected(text, ['zeus'], true), 'Zeus and zeus both');
-  t.same(walk([{ text: 'a.c', caseInsensitive: false }, { text: '(x', caseInsensitive: true }], 'abc a.c (X\n').at, [4, 8], 'metacharacters are literal');
+  t.same(walk([{ text: 'a.c', caseInsensitive: false }, { text: '(x', caseInsensitive: true }], 'abc a.c\n(X\n').at, [4, 8], 'metacharacters are literal');
 });
 
 t.test('literals on nearly every line: every line is looked at instead of one RE2 search per hit', async (t) => {
   const lits = ['a', 'b', 'c', 'd', 'e'].map((s) => ({ text: s, caseInsensitive: false }));
   const r = walk(lits, 'abc\nxyz\n', 0.9);
   t.equal(r.mode, 'every line');
-  t.same(r.at, [0, 1, 2, 3, 4, 5, 6, 7], 'any position asked for is a candidate');
+  t.same(r.at, [0, 4], 'every line is a candidate');
   t.equal(walk(lits, 'abc\n', 0.01).mode, 're2', 'sparse: scanned');
 });
 
@@ -61,4 +80,53 @@ t.test('a filter whose first literal is on every line is scanned for its rarest 
   const res = new CompiledGroup([f]).process(buf, 0, undefined, { maxLineLength: 65536 });
   t.equal(res.lines, 5000);
   t.same(res.events.map((e) => e.host), lines.filter((_, i) => i % 97 === 0).map((l) => l.split(' ')[0]));
+});
+
+t.test('the native scanner finds what RE2 finds', { skip: native ? false : 'native scan addon not built' }, async (t) => {
+  const lits = ['.env', '.git/config', 'phpmyadmin/', 'wp-config.php.bak', '"POST /xmlrpc'].map((s) => ({ text: s, caseInsensitive: false }));
+  const r = walk(lits, text, 0, true);
+  t.equal(r.mode, 'native');
+  t.same(r.at, expected(text, lits.map((l) => l.text), false));
+  t.same(r.at, walk(lits, text, 0, false).at, 'same as RE2');
+  const ci = [{ text: 'zeu', caseInsensitive: true }, { text: '.GIT/', caseInsensitive: true }];
+  t.equal(walk(ci, text, 0, true).mode, 'native');
+  t.same(walk(ci, text, 0, true).at, expected(text, ['zeu', '.git/'], true), 'ASCII letters folded both ways');
+  t.equal(walk([{ text: 'kelvin', caseInsensitive: true }, { text: 'x', caseInsensitive: false }], text, 0, true).mode, 're2',
+    'k and s fold to non-ASCII letters in RE2: left to RE2');
+  t.equal(walk([{ text: 'ä', caseInsensitive: true }, { text: 'x', caseInsensitive: false }], text, 0, true).mode, 're2', 'non-ASCII case folding: RE2');
+  t.equal(walk([{ text: '.env', caseInsensitive: false }], text, 0, true).mode, 'indexOf', 'one literal: indexOf');
+  t.equal(walk(lits, text, 0.9, true).mode, 'every line', 'dense: every line');
+});
+
+t.test('native scanner against RE2 on random logs: literals at block edges, in the tail, overlapping, repeated', { skip: native ? false : 'native scan addon not built' }, async (t) => {
+  let seed = 12345;
+  const rnd = (n: number): number => {
+    seed = (seed * 1103515245 + 12345) >>> 0;
+    return seed % n;
+  };
+  const alphabet = 'abcAB./"- \n\n0xyZ';
+  let compared = 0;
+  for (let round = 0; round < 300; round++) {
+    const lits: ScanLiteral[] = [];
+    const nl = 2 + rnd(6);
+    const ci = rnd(3) === 0;
+    for (let k = 0; k < nl; k++) {
+      let w = '';
+      const len = 1 + rnd(round % 10 === 0 ? 40 : 6);
+      for (let i = 0; i < len; i++) w += alphabet[rnd(alphabet.length - 2)]; // no newline in literals
+      lits.push({ text: w, caseInsensitive: ci });
+    }
+    let body = '';
+    const size = rnd(round % 7 === 0 ? 3000 : 200);
+    while (body.length < size) body += rnd(8) === 0 ? lits[rnd(nl)].text : alphabet[rnd(alphabet.length)];
+    const nat = walk(lits, body, 0, true);
+    const js = walk(lits, body, 0, false);
+    if (nat.mode !== 'native') continue;
+    compared++;
+    if (JSON.stringify(nat.at) !== JSON.stringify(js.at)) {
+      t.same(nat.at, js.at, `round ${round}: ${JSON.stringify(lits)} in ${JSON.stringify(body)}`);
+      return;
+    }
+  }
+  t.ok(compared > 250, `${compared} random logs through the native scanner: the same lines, the same offsets as RE2`);
 });
