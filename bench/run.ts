@@ -12,6 +12,7 @@ import { rateChart } from './report/svg.js';
 import { summaryTable } from './report/table.js';
 import type { BenchEnvironment, BenchRun } from './report/types.js';
 import { SkipScenario, type BenchContext, type Scenario, type ScenarioResult } from './scenario.js';
+import { aPlusB } from './scenarios/a-plus-b.js';
 import { banApplyScenario } from './scenarios/ban-apply.js';
 import { floodScenario } from './scenarios/flood.js';
 import { latencyScenario } from './scenarios/latency.js';
@@ -107,6 +108,9 @@ async function main(): Promise<number> {
     const r = await runScenario(s, { lines, smoke: o.smoke, repeat, endTime: Math.floor(Date.now() / 1000), log });
     log(`scenario ${s.id}: ${r.status}${r.reason ? ` (${r.reason})` : ''} in ${r.seconds.toFixed(1)} s`);
     results.push(r);
+    // right after b, so that it reads with a and b in the table
+    const ab = s.id === 'b' ? aPlusB(results) : null;
+    if (ab) results.push(ab);
   }
 
   const run: BenchRun = {

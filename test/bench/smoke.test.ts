@@ -28,7 +28,7 @@ const byId = new Map(run.scenarios.map((s) => [s.id, s]));
 const positive = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v) && v > 0;
 
 t.test('every scenario is reported', async (t) => {
-  t.same(run.scenarios.map((s) => s.id), ['a', 'b', 'c', 'd', 'e', 'f', 'xdp']);
+  t.same(run.scenarios.map((s) => s.id), ['a', 'b', 'a+b', 'c', 'd', 'e', 'f', 'xdp']);
   t.equal(run.options.smoke, true);
   for (const s of run.scenarios) {
     t.not(s.status, 'error', `${s.id} ran without error: ${s.reason ?? ''}`);
@@ -43,6 +43,19 @@ t.test('correctness checks hold', async (t) => {
     for (const c of s.checks) t.ok(c.pass, `${s.id}: ${c.name}: expected ${c.expected}, got ${c.actual}`);
   }
   for (const id of ['a', 'b', 'c']) t.ok((byId.get(id)?.checks.length ?? 0) > 0, `${id} checked its counts`);
+});
+
+t.test('a + b together: total lines over total time of a and b, with the issue\'s two targets', async (t) => {
+  const a = (byId.get('a') as ScenarioResult).metrics;
+  const b = (byId.get('b') as ScenarioResult).metrics;
+  const ab = byId.get('a+b') as ScenarioResult;
+  const combined = (key: string): number =>
+    (Number(a.lines) + Number(b.lines)) / (Number(a.lines) / Number(a[key]) + Number(b.lines) / Number(b[key]));
+  t.equal(ab.metrics.lines, Number(a.lines) + Number(b.lines));
+  t.ok(Math.abs(Number(ab.metrics.logban_lines_per_sec) - combined('logban_lines_per_sec')) < 1e-6 * combined('logban_lines_per_sec'), 'logban rate');
+  t.ok(Math.abs(Number(ab.metrics.grep_lines_per_sec) - combined('grep_lines_per_sec')) < 1e-6 * combined('grep_lines_per_sec'), 'grep rate');
+  t.same(ab.targets.map((x) => x.name), ['logban / grep', 'logban / fail2ban-regex']);
+  t.ok(Math.abs(ab.targets[0]!.value! - combined('logban_lines_per_sec') / combined('grep_lines_per_sec')) < 1e-9, 'ratio to grep');
 });
 
 t.test('log scenarios measured logban and its peers', async (t) => {
@@ -95,5 +108,5 @@ t.test('report files', async (t) => {
   const md = fs.readFileSync(path.join(dir, 'report.md'), 'utf8');
   t.match(md, /^# logban benchmark/);
   t.match(md, /smoke sizes/);
-  for (const s of run.scenarios) t.match(md, new RegExp(`## ${s.id}\\. `), `report has a section for ${s.id}`);
+  for (const s of run.scenarios) t.match(md, new RegExp(`## ${s.id.replace(/[+]/g, '\\+')}\\. `), `report has a section for ${s.id}`);
 });
