@@ -46,7 +46,7 @@ const NO_VERDICT: LineVerdict = Object.freeze({}) as LineVerdict;
  * processLine does. */
 export function contentOf(rest: string, pre: Groups): string {
   const content = pre.content;
-  delete pre.content;
+  pre.content = undefined; // not delete: that turns the object into a slow dictionary
   return content ? content : rest;
 }
 
@@ -103,7 +103,7 @@ export class FilterRun {
     const f = this.filter;
     if (pre) {
       const content = pre.content;
-      delete pre.content;
+      pre.content = undefined;
       if (content) {
         buf = content;
         if (lines) {
@@ -178,7 +178,9 @@ export class FilterRun {
   }
 
   // fail2ban's _mergeFailure: lines of one connection (same mlfid) add up to one failure;
-  // <F-NOFAIL>/<F-MLFGAINED> mark success, <F-MLFFORGET> ends the connection.
+  // <F-NOFAIL>/<F-MLFGAINED> mark success, <F-MLFFORGET> ends the connection. A group that is
+  // gone is set to undefined, which every reader treats as absent, rather than deleted: delete
+  // turns each group object into a dictionary, slow for every later access (sshd's main thread).
   private mergeFailure(mlfid: string, fail: Groups, time: number): Groups {
     for (const [k, e] of this.mlfid) {
       if (e.time >= time - MLFID_TTL) break;
@@ -192,7 +194,7 @@ export class FilterRun {
     } else if (fail.nofail) flags |= 1;
     if (fail.mlfforget !== undefined) {
       if (fail.mlfforget) flags |= 2;
-      delete fail.mlfforget;
+      fail.mlfforget = undefined;
     }
     let users: string[] | undefined;
     if (entry) {
@@ -200,14 +202,14 @@ export class FilterRun {
       if (fail.user !== undefined && !entry.users.includes(fail.user)) entry.users.push(fail.user);
       users = entry.users;
       if (g.nofail !== undefined) {
-        delete g.nofail;
+        g.nofail = undefined;
         flags |= 4;
       }
       if (g.mlfgained !== undefined) {
-        delete g.mlfgained;
+        g.mlfgained = undefined;
         flags |= 4;
       }
-      if (flags & 8) delete g.mlfpending;
+      if (flags & 8) g.mlfpending = undefined;
       for (const k in fail) if (fail[k] !== undefined) g[k] = fail[k];
       fail = g;
       if (flags & 2) this.mlfid.delete(mlfid);
@@ -217,11 +219,11 @@ export class FilterRun {
       if (this.mlfid.size > MLFID_MAX) this.mlfid.delete(this.mlfid.keys().next().value as string);
     }
     const pending = fail.mlfpending;
-    delete fail.mlfpending;
+    fail.mlfpending = undefined;
     if (pending || (users && users.length > 1)) {
       // failures before, or several users tried: a later success does not clear them
-      delete fail.nofail;
-      delete fail.mlfgained;
+      fail.nofail = undefined;
+      fail.mlfgained = undefined;
     }
     return fail;
   }

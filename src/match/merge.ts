@@ -99,7 +99,7 @@ export class DeferredMerger {
     for (const i of order) {
       const jail = d.meta[i] & 0xffff;
       const ri = d.meta[i] >>> 16;
-      const groups = odd.get(i) ?? decodeGroups(text.slice(starts[i], starts[i + 1] - 1));
+      const groups = odd.get(i) ?? decodeGroups(text, starts[i], starts[i + 1] - 1);
       const v = this.runs[jail].finishMerged(ri, groups, d.time[i]);
       const fail = v.failure;
       if (!fail) continue;
@@ -116,11 +116,18 @@ export class DeferredMerger {
   }
 }
 
-function decodeGroups(s: string): Groups {
+/** The record in text[from, to): name SEP value SEP name SEP value..., read in place. */
+function decodeGroups(text: string, from: number, to: number): Groups {
   const g: Groups = {};
-  if (s === '') return g;
-  const parts = s.split(SEP);
-  for (let k = 0; k + 1 < parts.length; k += 2) g[parts[k]] = parts[k + 1];
+  let p = from;
+  while (p < to) {
+    const a = text.indexOf(SEP, p);
+    if (a < 0 || a >= to) break;
+    let b = text.indexOf(SEP, a + 1);
+    if (b < 0 || b > to) b = to;
+    g[text.slice(p, a)] = text.slice(a + 1, b);
+    p = b + 1;
+  }
   return g;
 }
 
