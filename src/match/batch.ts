@@ -96,9 +96,10 @@ function lineByLine(f: CompiledFilter, ri: number, line: string): LineVerdict | 
 }
 
 /** The groups of one regex (batchable: r.batch set) on each line, null where it does not match,
- * exactly as groupsOf(r, r.re.exec(line)) gives them: a line where a group that can match ''
- * came out empty is run again alone, because the batch cannot tell an empty capture from a
- * group that did not take part (and an empty <F-MLFID> is still a connection id). */
+ * exactly as groupsOf(r, r.re.exec(line)) gives them: lines where a group that can match ''
+ * came out empty are run again (batchWithParticipation), because the template cannot tell an
+ * empty capture from a group that did not take part (and an empty <F-MLFID> is still a
+ * connection id, an empty user still a user). */
 export function batchGroups(r: CompiledRegex, lines: readonly string[]): Array<Groups | null> {
   const out: Array<Groups | null> = new Array(lines.length).fill(null);
   const names = r.groupNames;
@@ -117,6 +118,7 @@ export function batchGroups(r: CompiledRegex, lines: readonly string[]): Array<G
     return m ? groupsOf(r, m) : null;
   };
   if (res.length !== lines.length) return lines.map((_, i) => exact(i)); // cannot happen
+  const again: number[] = [];
   for (let i = 0; i < lines.length; i++) {
     const o = res[i];
     const at = o.indexOf(MARK);
@@ -137,13 +139,40 @@ export function batchGroups(r: CompiledRegex, lines: readonly string[]): Array<G
       from = to + 1;
     }
     if (empty) {
-      out[i] = exact(i);
+      again.push(i);
       continue;
     }
     for (const [a, b] of r.altGroups) if (groups[a] && !groups[b]) groups[b] = groups[a];
     out[i] = groups;
   }
+  if (again.length > 2) batchWithParticipation(r, lines, again, out);
+  else for (const i of again) out[i] = exact(i);
   return out;
+}
+
+/** out[i] for the lines `which`, by one RE2 call whose replacer function gets each group as
+ * undefined when it did not take part and '' when it matched empty (sshd's "Disconnected from"
+ * lines, where <F-USER> does not take part, were a ninth of its lines, each run alone). */
+function batchWithParticipation(r: CompiledRegex, lines: readonly string[], which: readonly number[], out: Array<Groups | null>): void {
+  const names = r.groupNames;
+  const texts = which.map((i) => lines[i]);
+  const starts = new Int32Array(texts.length);
+  for (let k = 1; k < texts.length; k++) starts[k] = starts[k - 1] + texts[k - 1].length + 1;
+  let k = 0;
+  let last = -1;
+  const re = r.batch!;
+  re.lastIndex = 0;
+  texts.join('\n').replace(re, (...args: unknown[]): string => {
+    const offset = args[names.length + 1] as number;
+    while (k + 1 < texts.length && starts[k + 1] <= offset) k++;
+    if (k === last) return ''; // a later match in the same line: per line, the first counts
+    last = k;
+    const groups: Groups = {};
+    for (let g = 0; g < names.length; g++) groups[names[g]] = args[g + 1] as string | undefined;
+    for (const [a, b] of r.altGroups) if (groups[a] && !groups[b]) groups[b] = groups[a];
+    out[which[k]] = groups;
+    return '';
+  });
 }
 
 /** Which failregexes a text may match, from its first character and the regexes' leading

@@ -132,3 +132,39 @@ t.test('firstMatches sorts texts out by their start and literals, and finds what
   t.same(got, expected);
   t.ok(got.filter(Boolean).length >= 10, 'the texts do exercise the regexes');
 });
+
+t.test('groups that can match empty: taking no part and matching empty stay apart, in one batch', async (t) => {
+  const f = compileFilter(filterDef([
+    '^(?:Connection closed|Disconnected) (?:by|from)(?: (?:invalid|authenticating) user <F-USER>\\S+|.*?</F-USER>)? <HOST>(?: port \\d+)?$',
+    '^conn <F-MLFID>\\w*</F-MLFID>: <F-NOFAIL>(?:ok|)</F-NOFAIL> from <HOST>',
+  ]));
+  const lines: string[] = [];
+  for (let i = 0; i < 40; i++) {
+    lines.push(
+      `Disconnected from 198.18.0.${i} port 22`,
+      `Connection closed by invalid user  198.18.1.${i} port 22`,
+      `Connection closed by invalid user root 198.18.2.${i}`,
+      `conn : ok from 198.18.3.${i} conn x: from 198.18.4.${i}`,
+      `conn abc:  from 198.18.5.${i}`,
+      'nothing',
+    );
+  }
+  for (const r of f.failregex) {
+    const exact = lines.map((l) => {
+      const m = r.re.exec(l);
+      return m ? groupsOf(r, m) : null;
+    });
+    const batched = batchGroups(r, lines);
+    t.same(batched, exact, `${r.source}: same as exec line by line`);
+  }
+  const u = batchGroups(f.failregex[0], lines);
+  t.equal(u[0]?.user, undefined, 'a user that took no part is undefined');
+  t.ok(u[0] && 'user' in u[0], '(the group is there, undefined)');
+  t.equal(u[1]?.user, '', 'an empty user is kept as empty');
+  t.equal(u[2]?.user, 'root');
+  const m = batchGroups(f.failregex[1], lines);
+  t.equal(m[3]?.mlfid, '', 'empty connection id, first match of the line');
+  t.equal(m[3]?.nofail, 'ok');
+  t.equal(m[4]?.mlfid, 'abc');
+  t.equal(m[4]?.nofail, '');
+});
