@@ -17,6 +17,12 @@ function seconds(value: string): string {
   return value;
 }
 
+/** The matcher's worker threads start loading now, while the command's modules and the
+ * configuration load (src/match/worker-threads.ts). */
+async function prestartWorkers(): Promise<void> {
+  (await import('../match/worker-threads.js')).prestartWorkerThreads();
+}
+
 export function buildProgram(exit: (code: number) => void): Command {
   const program = new Command();
   program
@@ -36,6 +42,7 @@ export function buildProgram(exit: (code: number) => void): Command {
     .option('--xdp-interface <iface>', 'attach the XDP program to this interface (repeatable)', collect, [])
     .option('--log-level <level>', 'DEBUG, INFO, NOTICE, WARNING or ERROR', 'INFO')
     .action(async (o) => {
+      await prestartWorkers();
       const { runCommand } = await import('./run.js');
       exit(await runCommand(o));
     });
@@ -48,6 +55,7 @@ export function buildProgram(exit: (code: number) => void): Command {
     .option('--xdp-interface <iface>', 'XDP interface (repeatable)', collect, [])
     .option('--json', 'print the summary as JSON')
     .action(async (o) => {
+      await prestartWorkers();
       const { replayCommand } = await import('./replay.js');
       exit(await replayCommand(o, process.stdout));
     });
@@ -139,6 +147,8 @@ export async function main(argv: string[]): Promise<void> {
   try {
     await program.parseAsync(argv);
   } catch (err) {
+    // workers started for a command that failed before using them would keep the process alive
+    await (await import('../match/worker-threads.js')).releaseWorkerThreads();
     if (err instanceof UserError) {
       process.stderr.write(`${err.message.startsWith('logban: ') ? '' : 'logban: '}${err.message}\n`);
       process.exitCode = 1;

@@ -1,6 +1,5 @@
 // Worker pool for matching: one worker per core, chunks transferred (not copied) to workers.
-import { availableParallelism } from 'node:os';
-import { Piscina } from 'piscina';
+import type { Piscina } from 'piscina';
 import type { FilterDef } from '../types.js';
 import { compileFilter, type CompiledFilter } from './compile.js';
 import { canDeferMerge, DEFAULT_MAX_LINE_LENGTH, isStatefulFilter, type ChunkResult, type MatchState } from './chunk.js';
@@ -8,8 +7,7 @@ import { DeferredMerger, type MergeableResult } from './merge.js';
 import type { MatchTask } from './worker.js';
 import { fromWire, type WireResult } from './wire.js';
 import { isChunkBuffer, recycleChunkBuffer } from '../sources/chunk-buffers.js';
-
-const WORKER_YOUNG_GENERATION_MB = 12;
+import { takeWorkerThreads, workerThreadCount } from './worker-threads.js';
 
 export interface PoolGroup {
   id: number;
@@ -38,19 +36,8 @@ export class MatcherPool {
   private groups = new Map<number, PoolGroupEntry>();
 
   constructor(opts: MatcherPoolOptions = {}) {
-    const threads = opts.threads && opts.threads > 0 ? opts.threads : availableParallelism();
     this.maxLineLength = opts.maxLineLength ?? DEFAULT_MAX_LINE_LENGTH;
-    this.piscina = new Piscina({
-      // resolves next to this file: dist/src/match/worker.js at run time
-      filename: new URL('./worker.js', import.meta.url).href,
-      minThreads: threads,
-      maxThreads: threads,
-      idleTimeout: 2 ** 31 - 1,
-      // a smaller young generation than V8's default: a worker's garbage is short-lived (one
-      // batch of lines), and the default let each worker's heap grow by tens of MB (measured:
-      // 1M failing addresses, peak RSS about 430 -> 350 MB, CPU time unchanged)
-      resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB },
-    });
+    this.piscina = takeWorkerThreads(workerThreadCount(opts.threads));
   }
 
   get threads(): number {
