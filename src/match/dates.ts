@@ -421,7 +421,8 @@ export class DateDetector {
    * before it changed length) is still the same place if the text around it agrees */
   private lastBefore = '';
   // floods repeat the same second: remember the last parse
-  private cacheKey = '';
+  private cacheTemplate = -1;
+  private cacheText = '';
   private cacheNow = NaN;
   private cacheValue: number | null = null;
 
@@ -526,13 +527,14 @@ export class DateDetector {
       end = idx ? idx[1] : match.index + match[0].length;
     }
     if (start === end) return { start, end, time: null, template: t.name };
+    // consecutive lines mostly carry the same second: parse it once
     const text = line.slice(start, end);
-    const key = chosen + '\u0000' + text;
     let time: number | null;
-    if (key === this.cacheKey && this.cacheNow === now) time = this.cacheValue;
+    if (chosen === this.cacheTemplate && text === this.cacheText && this.cacheNow === now) time = this.cacheValue;
     else {
       time = valueOf(t, match, this.zone, now);
-      this.cacheKey = key;
+      this.cacheTemplate = chosen;
+      this.cacheText = text;
       this.cacheNow = now;
       this.cacheValue = time;
     }
