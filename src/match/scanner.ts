@@ -29,7 +29,11 @@ export function denseLiterals(density: number): boolean {
 }
 
 interface ScanAddon {
-  create(literals: Buffer[], caseInsensitive: boolean[], sample: Buffer): object;
+  /** 2 AVX2, 1 SSE2, 0 none: this CPU or build has no vectors, and the scan would be slower
+   * than RE2's */
+  readonly vectors: number;
+  /** vectors: 2 = AVX2 when the CPU has it (default), 1 = SSE2 only, 0 = none (tests) */
+  create(literals: Buffer[], caseInsensitive: boolean[], sample: Buffer, vectors?: number): object;
   /** per line holding a literal, the offset of its first one, ascending */
   lineHits(scanner: object, chunk: Uint8Array): Int32Array;
 }
@@ -39,14 +43,15 @@ const addonPath = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..
   'native-rules', 'scan-addon', 'build', 'Release', 'logban_scan.node');
 let addon: ScanAddon | null | undefined;
 
-/** The native scanner, or null when it is not built (`npm run build:native`) or
- * LOGBAN_NATIVE_SCAN=0 turns it off (to compare). */
+/** The native scanner, or null when it is not built (`npm run build:native`), the machine is
+ * not x86 (no vectors: slower than RE2), or LOGBAN_NATIVE_SCAN=0 turns it off (to compare). */
 export function scanAddon(): ScanAddon | null {
   if (addon === undefined) {
     addon = null;
     if (process.env.LOGBAN_NATIVE_SCAN !== '0' && existsSync(addonPath)) {
       try {
-        addon = createRequire(import.meta.url)(addonPath) as ScanAddon;
+        const a = createRequire(import.meta.url)(addonPath) as ScanAddon;
+        if (a.vectors > 0) addon = a;
       } catch {
         addon = null; // built for another Node: the JavaScript scan does the same work
       }
@@ -68,6 +73,8 @@ export interface ScannerOptions {
   sample?: Buffer;
   /** use the native scanner when it is built (default true) */
   native?: boolean;
+  /** the native scanner's widest vectors: 2 (default) AVX2 if present, 1 SSE2, 0 none; for tests */
+  vectors?: 0 | 1 | 2;
 }
 
 export class LiteralScanner {
@@ -98,7 +105,7 @@ export class LiteralScanner {
       // even for one literal: indexOf is one call per hit and per line skipped after it
       // (scenario a, one literal on 1 line in 7: 68 ms per 1M lines, native 11 ms)
       const handle = native.create(distinct.map((l) => Buffer.from(l.text, 'utf8')), distinct.map((l) => l.caseInsensitive),
-        opts.sample ?? Buffer.alloc(0));
+        opts.sample ?? Buffer.alloc(0), opts.vectors ?? 2);
       this.native = { addon: native, handle };
       this.re = null;
       this.lits = [];
