@@ -1,5 +1,5 @@
 // Runs `logban replay` as a user would and reads its JSON summary.
-import { cliPath } from './paths.js';
+import { cliNodeFlags, cliPath } from './paths.js';
 import { failureText, run } from './proc.js';
 
 export interface ReplayCounts {
@@ -58,7 +58,7 @@ function parseSummary(stdout: string): ReplaySummary | undefined {
 }
 
 export async function replay(opts: ReplayOptions): Promise<ReplayRun> {
-  const args = [cliPath, 'replay', '--config-dir', opts.configDir, '--backend', opts.backend ?? 'dry-run', '--json'];
+  const args = [...cliNodeFlags, cliPath, 'replay', '--config-dir', opts.configDir, '--backend', opts.backend ?? 'dry-run', '--json'];
   // replay keeps no state between runs, so runs are independent; its cwd is the scratch dir
   const r = await run(process.execPath, args, { measureRss: opts.measureRss, timeoutMs: 20 * 60_000, cwd: opts.workDir });
   const summary = r.code === 0 ? parseSummary(r.stdout) : undefined;

@@ -7,7 +7,7 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { cliPath } from '../paths.js';
+import { cliNodeFlags, cliPath } from '../paths.js';
 
 interface Sample {
   replaySeconds: number;
@@ -35,7 +35,7 @@ function timed(argv: string[], env?: NodeJS.ProcessEnv): { stdout: string; wall:
 }
 
 function replayOnce(cli: string, configDir: string): Sample {
-  const t = timed([process.execPath, cli, 'replay', '--config-dir', configDir, '--backend', 'dry-run', '--json']);
+  const t = timed([process.execPath, ...cliNodeFlags, cli, 'replay', '--config-dir', configDir, '--backend', 'dry-run', '--json']);
   const line = t.stdout.trim().split('\n').reverse().find((l) => l.startsWith('{'));
   if (!line) throw new Error(`no JSON summary from replay: ${t.stdout.slice(-500)}`);
   const s = JSON.parse(line) as { lines: number; matches: number; bans: number; seconds: number; jails: Sample['jails'] };

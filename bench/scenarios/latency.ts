@@ -18,7 +18,7 @@ import { BENCH_NET, BENCH_NET_SIZE, poolAddress } from '../generate/addresses.js
 import { apacheDate } from '../generate/apache.js';
 import { BenchNetns, kernelSkipReason } from '../netns.js';
 import { allPresentIn, findJailSetIn } from '../nft-probe.js';
-import { cliPath } from '../paths.js';
+import { cliNodeFlags, cliPath } from '../paths.js';
 import { check, emptyOutcome, SkipScenario, target, type Scenario } from '../scenario.js';
 import { mean, percentile } from '../stats.js';
 import { XMLRPC } from './filters.js';
@@ -99,7 +99,7 @@ export const latencyScenario: Scenario = {
       procs.push(monitor);
       const kernel = new AddressWatch(monitor, 'stdout');
       await sleep(200); // let the monitor subscribe before anything can be added
-      const daemon = spawn('ip', ns.argv(process.execPath, [cliPath, 'run', '--config-dir', configDir,
+      const daemon = spawn('ip', ns.argv(process.execPath, [...cliNodeFlags, cliPath, 'run', '--config-dir', configDir,
         '--backend', 'nftables', '--state-dir', stateDir, '--socket', path.join(stateDir, 'logban.sock')]),
       { stdio: ['ignore', 'pipe', 'pipe'] });
       procs.push(daemon);

@@ -7,7 +7,8 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { logbanCli, type ProcessResult } from '../helpers/process.js';
+import { logbanCli, runProcess, type ProcessResult } from '../helpers/process.js';
+import { cliPath } from '../helpers/paths.js';
 
 const logban = (args: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<ProcessResult> => logbanCli(args, { env });
 
@@ -29,6 +30,14 @@ t.test('logban --help lists every command and exits 0', async (t) => {
   t.equal(r.code, 0);
   t.equal(r.stderr, '');
   for (const cmd of Object.keys(CONTRACT)) t.match(r.stdout, new RegExp(`^\\s+${cmd}\\b`, 'm'), `mentions ${cmd}`);
+});
+
+t.test('bin/logban.js runs by itself, as the installed `logban` and the systemd unit run it', async (t) => {
+  // its #! line passes Node options (env -S): it must work where `env` is coreutils' 8.30 or later
+  t.match(fs.readFileSync(cliPath, 'utf8').split('\n', 1)[0], /^#!\/usr\/bin\/env -S node --max-semi-space-size=\d+$/);
+  const r = await runProcess('env', ['-u', 'NODE_OPTIONS', cliPath, '--version'], { timeoutMs: 30_000 });
+  t.equal(r.code, 0, r.stderr);
+  t.equal(r.stdout.trim(), '0.1.0');
 });
 
 for (const [cmd, want] of Object.entries(CONTRACT)) {
