@@ -31,7 +31,7 @@ function startWorkerThreads(threads: number): Piscina {
 
 /** Start one worker per core now, for a MatcherPool created later in this process. */
 export function prestartWorkerThreads(): void {
-  early ??= startWorkerThreads(availableParallelism());
+  early ??= startWorkerThreads(workerThreadCount());
 }
 
 /** The prestarted workers if there are `threads` of them, else new ones (the others are
