@@ -7,6 +7,9 @@
 // together in a sample of the log, and 64 positions are tested a step with AVX2 (32 with
 // SSE2); only where both bytes sit at the right distance is the whole literal compared.
 // Measured on scenario c's log (14 literals): about 2.2 GB/s per core with AVX2 (RE2: 0.63 GB/s).
+// For 2 to 32 literals with AVX2, the bucket scan (Buckets, below) does the same at about
+// 11 GB/s, whatever their number. walkLines also walks the lines, so that JavaScript visits only
+// those holding a literal.
 //
 // Case-insensitive literals fold ASCII letters only; the caller (scanner.ts) never gives this
 // scanner a literal RE2 would fold differently (non-ASCII bytes, k or s: Kelvin sign, long s).
@@ -35,6 +38,7 @@ typedef struct {
 	uint32_t len;
 	uint8_t fold; // compare ASCII letters case-insensitively
 	uint16_t a1, a2; // indexes into anchors[]
+	uint32_t gram; // offset of its two adjacent bytes that the bucket scan looks for
 } Literal;
 
 typedef struct {
@@ -53,7 +57,25 @@ typedef struct {
 	uint8_t f1, f2;
 } Pair;
 
+/** Literals the bucket scan takes at most (more crowd its eight buckets: the pair scan then) */
+#define MAX_BUCKETED 32
+#define BUCKETS 8
+
+/** The bucket scan's tables (after Hyperscan's "Teddy"): each literal is known by two adjacent
+ * bytes (its rarest such pair in the sample) and put in one of eight buckets. A 16-entry
+ * table per nibble of each of the two bytes gives, by one shuffle, the buckets whose literals
+ * may have that nibble there; AND-ing the four shuffles leaves, per position, the buckets
+ * whose pair may start there. Fourteen literals cost about as much as one. */
 typedef struct {
+	uint8_t lo0[32], hi0[32], lo1[32], hi1[32]; // both 16-byte lanes alike (vpshufb is per lane)
+	uint16_t lits[BUCKETS][MAX_BUCKETED];
+	uint8_t nlits[BUCKETS];
+	uint32_t max_gram; // the largest literal offset of a pair: how far back a hit's literal starts
+} Buckets;
+
+typedef struct {
+	Buckets buckets;
+	uint8_t bucketed; // the bucket scan applies (AVX2, 2 to MAX_BUCKETED literals of 2+ bytes; for one, the pair scan is faster: 7.8 ms per 200 MB against 12)
 	Pair pairs[MAX_LITERALS];
 	Literal lits[MAX_LITERALS];
 	uint32_t nlits;
@@ -132,6 +154,92 @@ static void choose_pair(const Literal *l, const uint8_t *sample, size_t n, uint3
 			*pj = i < j ? j : i;
 		}
 	}
+}
+
+/** The offset of the literal's two adjacent bytes seen together least often in the sample
+ * (ties: the first). `grams` counts each byte pair of the sample (folded when the literal is). */
+static uint32_t choose_gram(const Literal *l, const uint32_t *grams)
+{
+	uint32_t best = 0;
+	// within the first 256 bytes: the pair doubles as the scalar tail's anchors (uint8_t offsets)
+	for (uint32_t i = 1; i + 1 < l->len && i + 1 < 256; i++)
+		if (grams[l->text[i] << 8 | l->text[i + 1]] < grams[l->text[best] << 8 | l->text[best + 1]]) best = i;
+	return best;
+}
+
+static void count_grams(const uint8_t *sample, size_t n, int fold, uint32_t *grams)
+{
+	for (size_t q = 0; q + 1 < n; q++) {
+		uint8_t a = fold ? lower(sample[q]) : sample[q], b = fold ? lower(sample[q + 1]) : sample[q + 1];
+		grams[a << 8 | b]++;
+	}
+}
+
+/** Bytes a literal's byte may be in the log: both cases of a folded ASCII letter. */
+static int byte_forms(uint8_t c, int fold, uint8_t out[2])
+{
+	out[0] = c;
+	if (fold && c >= 'a' && c <= 'z') {
+		out[1] = (uint8_t)(c - 32);
+		return 2;
+	}
+	return 1;
+}
+
+/** How many byte values a bucket's nibble tables let through at one position (the product of
+ * its low and high nibble sets): what a new literal would make its false candidates cost. */
+static uint32_t nibble_spread(const uint8_t *lo, const uint8_t *hi, uint8_t bit)
+{
+	uint32_t nl = 0, nh = 0;
+	for (int i = 0; i < 16; i++) {
+		nl += (lo[i] & bit) != 0;
+		nh += (hi[i] & bit) != 0;
+	}
+	return nl * nh;
+}
+
+static void add_to_bucket(Buckets *b, const Literal *l, uint16_t k, int bucket)
+{
+	uint8_t bit = (uint8_t)(1u << bucket), f[2];
+	int nf = byte_forms(l->text[l->gram], l->fold, f);
+	for (int i = 0; i < nf; i++) {
+		b->lo0[f[i] & 15] |= bit;
+		b->hi0[f[i] >> 4] |= bit;
+	}
+	nf = byte_forms(l->text[l->gram + 1], l->fold, f);
+	for (int i = 0; i < nf; i++) {
+		b->lo1[f[i] & 15] |= bit;
+		b->hi1[f[i] >> 4] |= bit;
+	}
+	b->lits[bucket][b->nlits[bucket]++] = k;
+	if (l->gram > b->max_gram) b->max_gram = l->gram;
+}
+
+/** Each literal to the bucket whose tables it widens least (an empty bucket widens nothing). */
+static void build_buckets(Scanner *s)
+{
+	Buckets *b = &s->buckets;
+	for (uint32_t k = 0; k < s->nlits; k++) {
+		const Literal *l = &s->lits[k];
+		int best = 0;
+		uint32_t best_cost = UINT32_MAX;
+		for (int bucket = 0; bucket < BUCKETS; bucket++) {
+			Buckets trial = *b;
+			uint8_t bit = (uint8_t)(1u << bucket);
+			uint32_t before = nibble_spread(b->lo0, b->hi0, bit) + nibble_spread(b->lo1, b->hi1, bit);
+			add_to_bucket(&trial, l, (uint16_t)k, bucket);
+			uint32_t cost = nibble_spread(trial.lo0, trial.hi0, bit) + nibble_spread(trial.lo1, trial.hi1, bit) - before;
+			if (cost < best_cost || (cost == best_cost && b->nlits[bucket] < b->nlits[best])) {
+				best = bucket;
+				best_cost = cost;
+			}
+		}
+		add_to_bucket(b, l, (uint16_t)k, best);
+	}
+	memcpy(b->lo0 + 16, b->lo0, 16);
+	memcpy(b->hi0 + 16, b->hi0, 16);
+	memcpy(b->lo1 + 16, b->lo1, 16);
+	memcpy(b->hi1 + 16, b->hi1, 16);
 }
 
 typedef struct {
@@ -216,13 +324,79 @@ SCAN_KERNEL(scan_avx2, __attribute__((target("avx2"))), __m256i, 32, _mm256_load
 	    _mm256_cmpeq_epi8, _mm256_and_si256, _mm256_or_si256, _mm256_setzero_si256, _mm256_movemask_epi8)
 SCAN_KERNEL(scan_sse2, , __m128i, 16, _mm_loadu_si128, _mm_set1_epi8, _mm_cmpeq_epi8, _mm_and_si128,
 	    _mm_or_si128, _mm_setzero_si128, _mm_movemask_epi8)
+
+/** The earliest literal starting in [from, to) (each literal compared whole), or `to`. */
+static size_t earliest_start(const Scanner *s, const uint8_t *buf, size_t n, size_t from, size_t to)
+{
+	for (size_t q = from; q < to; q++)
+		if (match_at(s, buf, n, q) >= 0) return q;
+	return to;
+}
+
+/** The bucket scan (see Buckets), 32 positions a step. A hit's literal may start up to
+ * max_gram bytes before its pair, and an earlier literal of the same line may have its pair
+ * later: the bytes before the first hit are checked for one, so each line reports its first
+ * literal as the pair scan does. `floor`: where the line after the last hit starts; literals
+ * starting before it belong to a line already reported. */
+__attribute__((target("avx2"))) static size_t scan_buckets(const Scanner *s, const uint8_t *buf, size_t n, size_t p,
+							    size_t *floor, Hits *h, int *err)
+{
+	const Buckets *b = &s->buckets;
+	const __m256i nib = _mm256_set1_epi8(0x0f), zero = _mm256_setzero_si256();
+	const __m256i lo0 = _mm256_loadu_si256((const __m256i *)b->lo0), hi0 = _mm256_loadu_si256((const __m256i *)b->hi0);
+	const __m256i lo1 = _mm256_loadu_si256((const __m256i *)b->lo1), hi1 = _mm256_loadu_si256((const __m256i *)b->hi1);
+	while (p + 33 <= n && !*err) {
+		const __m256i x = _mm256_loadu_si256((const __m256i *)(buf + p));
+		const __m256i y = _mm256_loadu_si256((const __m256i *)(buf + p + 1));
+		const __m256i mx = _mm256_and_si256(_mm256_shuffle_epi8(lo0, _mm256_and_si256(x, nib)),
+						     _mm256_shuffle_epi8(hi0, _mm256_and_si256(_mm256_srli_epi16(x, 4), nib)));
+		const __m256i my = _mm256_and_si256(_mm256_shuffle_epi8(lo1, _mm256_and_si256(y, nib)),
+						     _mm256_shuffle_epi8(hi1, _mm256_and_si256(_mm256_srli_epi16(y, 4), nib)));
+		const __m256i m = _mm256_and_si256(mx, my);
+		uint32_t mask = ~(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(m, zero));
+		size_t next = p + 32;
+		if (mask) {
+			uint8_t bits[32];
+			_mm256_storeu_si256((__m256i *)bits, m);
+			size_t found = SIZE_MAX;
+			while (mask && found == SIZE_MAX) {
+				const uint32_t j = (uint32_t)__builtin_ctz(mask);
+				mask &= mask - 1;
+				const size_t pos = p + j;
+				for (uint32_t bb = bits[j]; bb; bb &= bb - 1) {
+					const uint32_t bucket = (uint32_t)__builtin_ctz(bb);
+					for (uint32_t i = 0; i < b->nlits[bucket]; i++) {
+						const Literal *l = &s->lits[b->lits[bucket][i]];
+						if (pos < l->gram) continue;
+						const size_t start = pos - l->gram;
+						if (start >= *floor && start < found && start + l->len <= n && literal_at(l, buf + start)) found = start;
+					}
+				}
+			}
+			if (found != SIZE_MAX) {
+				const size_t from = found - *floor > b->max_gram ? found - b->max_gram : *floor;
+				found = earliest_start(s, buf, n, from, found);
+				next = record(h, buf, n, found, err);
+				*floor = next;
+			}
+		}
+		p = next;
+	}
+	return p;
+}
 #endif
 
 static void scan(const Scanner *s, const uint8_t *buf, size_t n, Hits *h, int *err)
 {
 	size_t p = 0;
 #ifdef LB_X86
-	if (s->vectors >= 2 && __builtin_cpu_supports("avx2")) p = scan_avx2(s, buf, n, p, h, err);
+	if (s->bucketed) {
+		size_t floor = 0;
+		p = scan_buckets(s, buf, n, p, &floor, h, err);
+		// literals that start before p but whose pair lies at or after it: not seen yet
+		size_t back = p > s->buckets.max_gram ? p - s->buckets.max_gram : 0;
+		p = back > floor ? back : floor;
+	} else if (s->vectors >= 2 && __builtin_cpu_supports("avx2")) p = scan_avx2(s, buf, n, p, h, err);
 	else if (s->vectors >= 1) p = scan_sse2(s, buf, n, p, h, err);
 #endif
 	// the tail (and everything without x86 vectors): position by position
@@ -236,6 +410,32 @@ static void scan(const Scanner *s, const uint8_t *buf, size_t n, Hits *h, int *e
 		}
 		p = found ? record(h, buf, n, p, err) : p + 1;
 	}
+}
+
+/** The lines of a chunk around its hits: per line holding a hit, its number (from 1), start
+ * and end (the offset of its '\n', or n), and the count of all lines and of lines without a hit
+ * longer than max_len. Lines are what the JavaScript walk calls lines: each '\n' ends one, and
+ * bytes after the last '\n' are one more. Why: on a quiet log, visiting every line in JavaScript
+ * (indexOf per line) cost more than the scan itself (scenario c: 65 ms per 100 MB a worker). */
+static int walk(const uint8_t *buf, size_t n, const Hits *h, size_t max_len, Hits *out, int32_t *lines, int32_t *long_lines)
+{
+	size_t pos = 0, hi = 0;
+	int32_t line = 0, longs = 0;
+	while (pos < n) {
+		const uint8_t *nl = memchr(buf + pos, '\n', n - pos);
+		size_t eol = nl ? (size_t)(nl - buf) : n;
+		line++;
+		if (hi < h->n && (size_t)h->v[hi] < eol) {
+			hi++;
+			if (push_hit(out, line) < 0 || push_hit(out, (int32_t)pos) < 0 || push_hit(out, (int32_t)eol) < 0) return -1;
+		} else if (eol - pos > max_len) {
+			longs++;
+		}
+		pos = eol + 1;
+	}
+	*lines = line;
+	*long_lines = longs;
+	return 0;
 }
 
 /* ---- N-API ---- */
@@ -306,8 +506,38 @@ static napi_value create(napi_env env, napi_callback_info info)
 		l->len = (uint32_t)len;
 		l->fold = fold;
 		for (size_t i = 0; i < len; i++) l->text[i] = fold ? lower(((uint8_t *)data)[i]) : ((uint8_t *)data)[i];
-		uint32_t i, j;
-		choose_pair(l, sample, sample_len, &i, &j);
+	}
+	// the bucket scan where it applies, its pairs chosen by counts of adjacent bytes in the
+	// sample; else each literal's rare pair for the pair scan (the costlier choice: ~3.5 ms
+	// for 14 literals, which a replay's first chunk waited for)
+	s->bucketed = s->nlits >= 2 && s->nlits <= MAX_BUCKETED && s->vectors >= 2;
+#ifdef LB_X86
+	s->bucketed &= __builtin_cpu_supports("avx2") != 0;
+#else
+	s->bucketed = 0;
+#endif
+	for (uint32_t k = 0; k < s->nlits; k++) s->bucketed &= s->lits[k].len >= 2;
+	if (s->bucketed) {
+		uint32_t *grams = calloc(2 * 65536, sizeof *grams);
+		if (!grams) {
+			free_scanner(env, s, NULL);
+			napi_throw_error(env, NULL, "logban_scan.create: out of memory");
+			return NULL;
+		}
+		int folds = 0;
+		for (uint32_t k = 0; k < s->nlits; k++) folds |= s->lits[k].fold;
+		count_grams(sample, sample_len, 0, grams);
+		if (folds) count_grams(sample, sample_len, 1, grams + 65536);
+		for (uint32_t k = 0; k < s->nlits; k++) s->lits[k].gram = choose_gram(&s->lits[k], grams + (s->lits[k].fold ? 65536 : 0));
+		free(grams);
+		build_buckets(s);
+	}
+	for (uint32_t k = 0; k < s->nlits; k++) {
+		Literal *l = &s->lits[k];
+		// the scalar tail tests the anchors before the whole literal: the bucket scan's pair
+		// serves as well as any
+		uint32_t i = l->gram, j = l->gram + 1;
+		if (!s->bucketed) choose_pair(l, sample, sample_len, &i, &j);
 		l->a1 = anchor_of(s, (uint8_t)i, l->text[i], l->fold);
 		l->a2 = anchor_of(s, (uint8_t)j, l->text[j], l->fold);
 		Pair *pr = &s->pairs[k];
@@ -328,39 +558,100 @@ static napi_value create(napi_env env, napi_callback_info info)
 	return out;
 }
 
+/** The arguments each scan call starts with: (scanner, chunk: Uint8Array, ...); `argv` gets
+ * `want` of them. NULL (with an exception thrown) when they are not that. */
+static Scanner *scan_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv, uint8_t **data, size_t *len)
+{
+	size_t argc = want;
+	Scanner *s = NULL;
+	napi_typedarray_type type;
+	size_t offset;
+	napi_value ab;
+	if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < want ||
+	    napi_get_value_external(env, argv[0], (void **)&s) != napi_ok ||
+	    napi_get_typedarray_info(env, argv[1], &type, len, (void **)data, &ab, &offset) != napi_ok ||
+	    type != napi_uint8_array || *len > INT32_MAX) {
+		napi_throw_type_error(env, NULL, "logban_scan: expected a scanner and a Buffer under 2 GiB");
+		return NULL;
+	}
+	return s;
+}
+
+/** The collected numbers as a new Int32Array; frees them. NULL (thrown) when out of memory. */
+static napi_value int32_array(napi_env env, Hits *h, int err)
+{
+	void *outData;
+	napi_value outBuf, out;
+	if (err || napi_create_arraybuffer(env, h->n * sizeof(int32_t), &outData, &outBuf) != napi_ok ||
+	    napi_create_typedarray(env, napi_int32_array, h->n, outBuf, 0, &out) != napi_ok) {
+		free(h->v);
+		napi_throw_error(env, NULL, "logban_scan: out of memory");
+		return NULL;
+	}
+	if (h->n) memcpy(outData, h->v, h->n * sizeof(int32_t));
+	free(h->v);
+	return out;
+}
+
 /** lineHits(scanner, chunk: Uint8Array) -> Int32Array: per line holding a literal, the offset
  * of the first one, in order. */
 static napi_value line_hits(napi_env env, napi_callback_info info)
 {
-	size_t argc = 2;
 	napi_value argv[2];
-	CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-	Scanner *s = NULL;
-	CHECK(napi_get_value_external(env, argv[0], (void **)&s));
-	napi_typedarray_type type;
-	size_t len, offset;
-	void *data;
-	napi_value ab;
-	CHECK(napi_get_typedarray_info(env, argv[1], &type, &len, &data, &ab, &offset));
-	if (type != napi_uint8_array || len > INT32_MAX) {
-		napi_throw_type_error(env, NULL, "logban_scan.lineHits: a Buffer under 2 GiB");
-		return NULL;
-	}
+	uint8_t *data;
+	size_t len;
+	Scanner *s = scan_args(env, info, 2, argv, &data, &len);
+	if (!s) return NULL;
 	Hits h = { 0 };
 	int err = 0;
 	scan(s, data, len, &h, &err);
-	if (err) {
-		free(h.v);
-		napi_throw_error(env, NULL, "logban_scan.lineHits: out of memory");
+	return int32_array(env, &h, err);
+}
+
+/** walkLines(scanner, chunk: Uint8Array, maxLineLength) -> Int32Array [lines, long lines
+ * without a hit, then per line holding a literal: its number from 1, start, end] (walk()). */
+static napi_value walk_lines(napi_env env, napi_callback_info info)
+{
+	napi_value argv[3];
+	uint8_t *data;
+	size_t len;
+	Scanner *s = scan_args(env, info, 3, argv, &data, &len);
+	if (!s) return NULL;
+	int64_t max_len = -1;
+	if (napi_get_value_int64(env, argv[2], &max_len) != napi_ok || max_len < 0) {
+		napi_throw_type_error(env, NULL, "logban_scan.walkLines: a line length");
 		return NULL;
 	}
-	void *outData;
-	napi_value outBuf, out;
-	napi_status st = napi_create_arraybuffer(env, h.n * sizeof(int32_t), &outData, &outBuf);
-	if (st == napi_ok && h.n) memcpy(outData, h.v, h.n * sizeof(int32_t));
+	Hits h = { 0 }, w = { 0 };
+	int err = 0;
+	int32_t head[2] = { 0, 0 };
+	scan(s, data, len, &h, &err);
+	if (!err && (push_hit(&w, 0) < 0 || push_hit(&w, 0) < 0 ||
+		     walk(data, len, &h, (size_t)max_len, &w, &head[0], &head[1]) < 0)) err = 1;
 	free(h.v);
-	CHECK(st);
-	CHECK(napi_create_typedarray(env, napi_int32_array, h.n, outBuf, 0, &out));
+	if (!err) {
+		w.v[0] = head[0];
+		w.v[1] = head[1];
+	}
+	return int32_array(env, &w, err);
+}
+
+/** kernel(scanner) -> which scan a chunk gets on this CPU: "buckets", "pairs-avx2",
+ * "pairs-sse2" or "bytes" (for tests and the bench's notes). */
+static napi_value kernel(napi_env env, napi_callback_info info)
+{
+	size_t argc = 1;
+	napi_value argv[1], out;
+	CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+	Scanner *s = NULL;
+	CHECK(napi_get_value_external(env, argv[0], (void **)&s));
+	const char *name = "bytes";
+#ifdef LB_X86
+	if (s->bucketed) name = "buckets";
+	else if (s->vectors >= 2 && __builtin_cpu_supports("avx2")) name = "pairs-avx2";
+	else if (s->vectors >= 1) name = "pairs-sse2";
+#endif
+	CHECK(napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &out));
 	return out;
 }
 
@@ -371,6 +662,10 @@ NAPI_MODULE_INIT()
 	CHECK(napi_set_named_property(env, exports, "create", fn));
 	CHECK(napi_create_function(env, "lineHits", NAPI_AUTO_LENGTH, line_hits, NULL, &fn));
 	CHECK(napi_set_named_property(env, exports, "lineHits", fn));
+	CHECK(napi_create_function(env, "walkLines", NAPI_AUTO_LENGTH, walk_lines, NULL, &fn));
+	CHECK(napi_set_named_property(env, exports, "walkLines", fn));
+	CHECK(napi_create_function(env, "kernel", NAPI_AUTO_LENGTH, kernel, NULL, &fn));
+	CHECK(napi_set_named_property(env, exports, "kernel", fn));
 	// what this CPU gives the scan: without vectors it is slower than RE2 (0.06 GB/s), and the
 	// caller does not use it
 	int32_t vectors = 0;

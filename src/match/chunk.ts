@@ -275,7 +275,7 @@ export class CompiledGroup {
     const always = this.always;
     const gated = this.gated;
     if (gated.length && this.sampledBytes < SAMPLE_BYTES) this.sample(buf);
-    const scan = gated.length ? this.scannerFor().over(buf) : undefined;
+    const scanner = gated.length ? this.scannerFor() : undefined;
 
     // bad bytes: checked once for the whole chunk; per line only when the chunk has some
     const hasNul = buf.indexOf(0) >= 0;
@@ -285,33 +285,17 @@ export class CompiledGroup {
     const hits: Array<ReturnType<DateDetector['detect']> | undefined> = new Array(this.detectorOf.length);
     const times: number[] = new Array<number>(this.detectorOf.length).fill(arrival);
 
-    const n = buf.length;
-    let pos = 0;
-    // where the next line holding a gated filter's literal is; -1 when no more
-    let nextHit = scan ? scan.at(0) : -1;
-    while (pos < n) {
-      let eol = buf.indexOf(10, pos);
-      if (eol < 0) eol = n;
-      lines++;
-      const lineStart = pos;
-      pos = eol + 1;
+    /** One line that holds a gated filter's literal (hit) or that some filter sees always. */
+    const matchLine = (lineNo: number, lineStart: number, eol: number, hit: boolean): void => {
       let end = eol;
       if (end > lineStart && buf[end - 1] === 13) end--;
-
-      const hit = nextHit >= 0 && nextHit < eol;
-      if (hit) nextHit = scan!.at(pos);
-      if (!hit && always.length === 0) {
-        if (eol - lineStart > maxLen) cutLines++;
-        else if (!valid && isBad(buf, lineStart, end)) badLines++;
-        continue;
-      }
       if (end - lineStart > maxLen) {
         cutLines++;
-        continue;
+        return;
       }
       if (!valid && isBad(buf, lineStart, end)) {
         badLines++;
-        continue;
+        return;
       }
       const line = buf.toString('utf8', lineStart, end);
       let nc = 0;
@@ -320,7 +304,7 @@ export class CompiledGroup {
         let low: string | undefined;
         const lowered = (): string => (low ??= line.toLowerCase());
         for (let gi = 0; gi < gated.length; gi++) if (lineHasClauses(this.gateClauses[gi], line, lowered)) candidates[nc++] = gated[gi];
-        if (nc === 0) continue;
+        if (nc === 0) return;
       }
       hits.fill(undefined);
       for (let ci = 0; ci < nc; ci++) {
@@ -335,11 +319,45 @@ export class CompiledGroup {
         const time = times[d];
         const p = pending[j];
         if (p) {
-          p.lines.push(lines);
+          p.lines.push(lineNo);
           p.rests.push(rest);
           p.times.push(time);
           if (p.rests.length >= BATCH_LINES) flush(j);
-        } else record(j, lines, runs[j].processLine(rest, time), time);
+        } else record(j, lineNo, runs[j].processLine(rest, time), time);
+      }
+    };
+
+    // a valid chunk that only gated filters see: the native scanner walks its lines and hands
+    // back the few holding a literal
+    const walked = scanner && always.length === 0 && valid ? scanner.walk(buf, maxLen) : null;
+    if (walked) {
+      lines = walked[0];
+      cutLines = walked[1];
+      for (let k = 2; k < walked.length; k += 3) matchLine(walked[k], walked[k + 1], walked[k + 2], true);
+    } else {
+      const scan = scanner?.over(buf);
+      const n = buf.length;
+      let pos = 0;
+      // where the next line holding a gated filter's literal is; -1 when no more
+      let nextHit = scan ? scan.at(0) : -1;
+      while (pos < n) {
+        let eol = buf.indexOf(10, pos);
+        if (eol < 0) eol = n;
+        lines++;
+        const lineStart = pos;
+        pos = eol + 1;
+        const hit = nextHit >= 0 && nextHit < eol;
+        if (hit) nextHit = scan!.at(pos);
+        if (!hit && always.length === 0) {
+          if (eol - lineStart > maxLen) cutLines++;
+          else if (!valid) {
+            let end = eol;
+            if (end > lineStart && buf[end - 1] === 13) end--;
+            if (isBad(buf, lineStart, end)) badLines++;
+          }
+          continue;
+        }
+        matchLine(lines, lineStart, eol, hit);
       }
     }
 

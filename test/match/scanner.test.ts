@@ -100,21 +100,25 @@ t.test('the native scanner finds what RE2 finds', { skip: native ? false : 'nati
   t.equal(walk(lits, text, 0.9, true).mode, 'every line', 'dense: every line');
 });
 
-t.test('native scanner against RE2 on random logs: literals at block edges, in the tail, overlapping, repeated', { skip: native ? false : 'native scan addon not built' }, async (t) => {
+t.test('native scanner against RE2 on random logs: literals at block edges, in the tail, overlapping, repeated, many', { skip: native ? false : 'native scan addon not built' }, async (t) => {
   let seed = 12345;
   const rnd = (n: number): number => {
     seed = (seed * 1103515245 + 12345) >>> 0;
     return seed % n;
   };
   const alphabet = 'abcAB./"- \n\n0xyZ';
-  let compared = 0;
-  for (let round = 0; round < 300; round++) {
+  const byKernel = new Map<string, number>();
+  for (let round = 0; round < 600; round++) {
     const lits: ScanLiteral[] = [];
-    const nl = 1 + rnd(7);
+    // up to 7 literals mostly; now and then more than the bucket scan's 8 buckets hold one
+    // each, or more than the 32 it takes at all
+    const nl = round % 11 === 0 ? 9 + rnd(30) : 1 + rnd(7);
     const ci = rnd(3) === 0;
+    // odd rounds: no one-byte literal, so the bucket scan applies
+    const minLen = round % 2 ? 2 : 1;
     for (let k = 0; k < nl; k++) {
       let w = '';
-      const len = 1 + rnd(round % 10 === 0 ? 40 : 6);
+      const len = minLen + rnd(round % 10 === 0 ? 40 : 6);
       for (let i = 0; i < len; i++) w += alphabet[rnd(alphabet.length - 2)]; // no newline in literals
       lits.push({ text: w, caseInsensitive: ci });
     }
@@ -123,14 +127,86 @@ t.test('native scanner against RE2 on random logs: literals at block edges, in t
     while (body.length < size) body += rnd(8) === 0 ? lits[rnd(nl)].text : alphabet[rnd(alphabet.length)];
     const js = walk(lits, body, 0, false);
     for (const vectors of [2, 1, 0] as const) {
+      const sc = new LiteralScanner(lits, { native: true, sample: Buffer.from(body), vectors });
+      if (sc.mode !== 'native') continue;
       const nat = walk(lits, body, 0, true, vectors);
-      if (nat.mode !== 'native') continue;
-      compared++;
+      byKernel.set(sc.kernel!, (byKernel.get(sc.kernel!) ?? 0) + 1);
       if (JSON.stringify(nat.at) !== JSON.stringify(js.at)) {
-        t.same(nat.at, js.at, `round ${round}, vectors ${vectors}: ${JSON.stringify(lits)} in ${JSON.stringify(body)}`);
+        t.same(nat.at, js.at, `round ${round}, ${sc.kernel}: ${JSON.stringify(lits)} in ${JSON.stringify(body)}`);
         return;
       }
     }
   }
-  t.ok(compared > 750, `${compared} random logs through the native scanner (AVX2, SSE2, no vectors): the same lines, the same offsets as RE2`);
+  const kernels = scanAddon()!.vectors === 2 ? ['buckets', 'pairs-avx2', 'pairs-sse2', 'bytes'] : ['pairs-sse2', 'bytes'];
+  for (const k of kernels) t.ok((byKernel.get(k) ?? 0) > 100, `${byKernel.get(k) ?? 0} random logs through the ${k} scan: the same lines, the same offsets as RE2`);
+});
+
+t.test('native bucket scan: a literal whose pair lies past where the vector loop stops is still found', { skip: native ? false : 'native scan addon not built' }, async (t) => {
+  // the pair a literal is known by is its rarest adjacent bytes, here near its end: the
+  // literal starts well before them, and near the chunk's end the vector loop stops first
+  const lits: ScanLiteral[] = [{ text: 'aaaaaaaXY', caseInsensitive: false }, { text: 'bbbbbbbbbbbQZ', caseInsensitive: false }];
+  let checked = 0;
+  for (const size of [33, 34, 40, 47, 64, 65, 66, 97, 130]) {
+    for (const lit of lits) {
+      for (let q = 0; q + lit.text.length <= size; q++) {
+        const body = '-'.repeat(q) + lit.text + '-'.repeat(size - q - lit.text.length);
+        const sc = new LiteralScanner(lits, { native: true, sample: Buffer.from(body) });
+        if (sc.kernel !== 'buckets') continue;
+        const got = walk(lits, body, 0, true).at;
+        if (JSON.stringify(got) !== JSON.stringify([q])) {
+          t.same(got, [q], `${lit.text} at ${q} of ${size}`);
+          return;
+        }
+        checked++;
+      }
+    }
+  }
+  t.ok(checked > 500 || scanAddon()!.vectors < 2, `${checked} placements found by the bucket scan`);
+  // a pair is chosen among a literal's first 256 bytes (it doubles as the tail's anchors)
+  const long: ScanLiteral[] = [{ text: 'a'.repeat(300) + 'QX', caseInsensitive: false }, { text: 'zz', caseInsensitive: false }];
+  for (const at of [0, 17, 40]) {
+    const body = '-'.repeat(at) + long[0].text + '-'.repeat(5) + '\nzz\n';
+    t.same(walk(long, body, 0, true).at, [at, at + long[0].text.length + 6], `a 302-byte literal at ${at}, then a short one`);
+  }
+});
+
+t.test('native line walk: line numbers, starts and ends of the lines holding a literal, all lines, long lines', { skip: native ? false : 'native scan addon not built' }, async (t) => {
+  let seed = 777;
+  const rnd = (n: number): number => {
+    seed = (seed * 1103515245 + 12345) >>> 0;
+    return seed % n;
+  };
+  const lits: ScanLiteral[] = [{ text: 'xmlrpc', caseInsensitive: false }, { text: '.env', caseInsensitive: false }, { text: 'ZEu', caseInsensitive: true }];
+  const words = ['GET /', 'xmlrpc', '.env', 'zEUS', 'a', 'bb', '\r', ' ', 'Zeu'];
+  for (let round = 0; round < 200; round++) {
+    const lines: string[] = [];
+    for (let i = rnd(30); i > 0; i--) {
+      let l = '';
+      for (let k = rnd(12); k > 0; k--) l += words[rnd(words.length)];
+      lines.push(l);
+    }
+    const text = lines.join('\n') + (rnd(2) ? '\n' : '');
+    const buf = Buffer.from(text);
+    const maxLen = 1 + rnd(40);
+    const sc = new LiteralScanner(lits, { native: true, sample: buf });
+    const got = Array.from(sc.walk(buf, maxLen)!);
+    // the same walk in JavaScript, with the RE2 scan's idea of which lines hold a literal
+    const hitAt = new Set(expected(text, ['xmlrpc', '.env'], false).concat(expected(text, ['zeu'], true)).map((p) => text.lastIndexOf('\n', p - 1) + 1));
+    const want = [0, 0];
+    for (let pos = 0, no = 1; pos < buf.length; no++) {
+      let eol = buf.indexOf(10, pos);
+      if (eol < 0) eol = buf.length;
+      want[0]++;
+      if (hitAt.has(pos)) want.push(no, pos, eol);
+      else if (eol - pos > maxLen) want[1]++;
+      pos = eol + 1;
+    }
+    if (JSON.stringify(got) !== JSON.stringify(want)) {
+      t.same(got, want, `round ${round}, max ${maxLen}: ${JSON.stringify(text)}`);
+      return;
+    }
+  }
+  t.pass('200 random chunks: the native walk agrees with a line-by-line walk');
+  t.same(Array.from(new LiteralScanner(lits, { native: true }).walk(Buffer.alloc(0), 10)!), [0, 0], 'an empty chunk has no lines');
+  t.equal(new LiteralScanner(lits, { native: false }).walk(Buffer.from('x\n'), 10), null, 'no native walk without the native scan');
 });
