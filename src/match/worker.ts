@@ -20,16 +20,20 @@ export interface MatchTask {
   giveBack?: boolean;
   /** leave connection-cache steps to the main thread (merge.ts) */
   deferMerge?: boolean;
+  /** only compile the group (MatcherPool.setGroups warms the workers up before the first
+   * chunk arrives); `chunk` is empty and nothing is returned */
+  warmOnly?: boolean;
 }
 
 const compiled = new Map<number, { version: number; group: CompiledGroup }>();
 
-export default function matchChunk(task: MatchTask): WireResult | ReturnType<typeof Piscina.move> {
+export default function matchChunk(task: MatchTask): WireResult | ReturnType<typeof Piscina.move> | null {
   let entry = compiled.get(task.groupId);
   if (!entry || entry.version !== task.version) {
     entry = { version: task.version, group: new CompiledGroup(task.filters.map((d) => compileFilter(d))) };
     compiled.set(task.groupId, entry);
   }
+  if (task.warmOnly) return null;
   const buf = Buffer.from(task.chunk, task.byteOffset, task.byteLength);
   const out = entry.group.processToWire(buf, task.arrival, task.state, {
     maxLineLength: task.maxLineLength ?? DEFAULT_MAX_LINE_LENGTH, deferMerge: task.deferMerge,
