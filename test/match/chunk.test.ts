@@ -68,6 +68,25 @@ t.test('hostile bytes are skipped and counted, never fatal', async (t) => {
   t.same([empty.lines, empty.events.length], [0, 0]);
 });
 
+t.test('a valid chunk (the native line walk where built): long lines, CRLF, empty lines, no final newline', async (t) => {
+  const g = group(filterDef(XMLRPC));
+  const text = [
+    apache('192.0.2.1', 'POST /xmlrpc.php HTTP/1.0'),
+    '192.0.2.4 ' + 'A'.repeat(300) + ' "POST /xmlrpc.php HTTP/1.0', // over maxLineLength, a candidate
+    'x'.repeat(500), // long, not a candidate
+    'y'.repeat(200), // exactly maxLineLength: kept
+    apache('192.0.2.5', 'POST /xmlrpc.php HTTP/1.0') + '\r',
+    '',
+    '',
+    apache('192.0.2.7', 'GET /index.html HTTP/1.0'),
+    apache('192.0.2.6', 'POST /xmlrpc.php HTTP/1.0'),
+  ].join('\n');
+  const r = g.process(Buffer.from(text), ARRIVAL, undefined, { maxLineLength: 200 });
+  t.same(r.events.map((e) => e.host), ['192.0.2.1', '192.0.2.5', '192.0.2.6']);
+  t.same([r.lines, r.cutLines, r.badLines], [9, 2, 0]);
+  t.same(r.matchesPerJail, [3]);
+});
+
 t.test('lines without a date get the arrival time; case-insensitive filters work on bytes', async (t) => {
   const g = group(filterDef('(?i)^LOGIN FAILED from <HOST>$'));
   const r = g.process(Buffer.from('login failed from 192.0.2.1\nLogin Failed From 192.0.2.2\nlogin ok from 192.0.2.3\n'), ARRIVAL, undefined, opts);
