@@ -28,14 +28,27 @@ export class ElementLedger {
       return;
     }
     const n = ipv4ToInt(addr);
-    if (n < 0) return;
+    if (n >= 0) this.addV4(n);
+  }
+
+  /** add() that says whether the address was there already (has() before it). */
+  addSeen(addr: string, family: 4 | 6): boolean {
+    const seen = this.has(addr, family);
+    this.add(addr, family);
+    return seen;
+  }
+
+  /** addSeen() of an IPv4 address given as its integer (ipv4ToInt): one lookup, no parsing. */
+  addV4(n: number): boolean {
     if (n === EMPTY) {
+      const seen = this.hasBroadcast;
       this.hasBroadcast = true;
-      return;
+      return seen;
     }
-    if (this.find(n) >= 0) return;
+    if (this.find(n) >= 0) return true;
     if ((this.count + 1) * 2 > this.slots.length) this.grow();
     this.insert(n);
+    return false;
   }
 
   get size(): number {

@@ -12,8 +12,9 @@
 // element absent.
 import { availableParallelism } from 'node:os';
 import { UserError } from '../errors.js';
-import { familyBits, formatAddress, ipv4ToInt, parseAddress } from '../net/address.js';
+import { familyBits, formatAddress, parseAddress } from '../net/address.js';
 import { ElementLedger } from './nft-ledger.js';
+import { lastChanges } from './last-changes.js';
 import type { Backend, BanChange, JailRule } from '../types.js';
 import { NetBanSet, type NetDiff, type NetPiece } from './nft-prefixes.js';
 import {
@@ -179,12 +180,7 @@ export class NftBackend implements Backend {
 
   async apply(changes: readonly BanChange[]): Promise<void> {
     // the last change of an address in a jail wins; what is left touches each element once
-    const byJail = new Map<string, Map<string, BanChange>>();
-    for (const c of changes) {
-      let m = byJail.get(c.jail);
-      if (!m) byJail.set(c.jail, (m = new Map()));
-      m.set(c.prefix === undefined ? c.addr : `${c.addr}/${c.prefix}`, c);
-    }
+    const { keep, v4 } = lastChanges(changes);
     // single-address elements as JSON text: this path carries up to millions of elements, and
     // a validated canonical address needs no escaping
     const bans = new Map<string, BanElems>();
@@ -192,40 +188,41 @@ export class NftBackend implements Backend {
     const netTouched = new Set<string>();
     const rejected: string[] = [];
     const now = Date.now();
-    for (const [jail, last] of byJail) {
+    for (let i = 0; i < changes.length; i++) {
+      if (!keep[i]) continue;
+      const c = changes[i];
+      const jail = c.jail;
       const sets = this.sets.get(jail);
-      for (const c of last.values()) {
-        if (!sets) {
-          // an unban for a jail whose sets were removed on reload is already done
-          if (c.op === 'ban') rejected.push(`${formatAddress(c)} (no jail "${jail}" in nftables)`);
-          continue;
-        }
-        // a plain IPv4 address is canonical exactly when the strict dotted-quad parser takes it
-        const a = c.family === 4 && c.prefix === undefined
-          ? (ipv4ToInt(c.addr) >= 0 ? { addr: c.addr, family: 4 as const, prefix: undefined } : null)
-          : parseAddress(formatAddress(c));
-        if (!a || a.family !== c.family || a.addr !== c.addr || a.prefix !== c.prefix) {
-          rejected.push(`${JSON.stringify(formatAddress(c))} (not a canonical IPv${c.family} address)`);
-          continue;
-        }
-        const kind = a.prefix === undefined ? 'address' : 'network';
-        const set = sets.find((s) => s.family === a.family && s.kind === kind);
-        if (!set) continue; // the template has no set for this kind
-        if (kind === 'network') {
-          const timeout = c.op === 'ban' ? clampTimeout(c.timeout) : null;
-          const exp = c.op === 'unban' ? null : timeout === null ? Infinity : now + timeout * 1000;
-          this.netSets.get(set.name)?.set(a.addr, a.prefix ?? familyBits(a.family), exp);
-          netTouched.add(set.name);
-        } else if (a.addr === set.sentinel) {
-          continue; // never touch the sentinel
-        } else if (c.op === 'ban') {
-          const ledger = this.ledgers.get(set.name);
-          const refresh = !ledger || ledger.has(a.addr, a.family);
-          ledger?.add(a.addr, a.family);
-          pushBan(bans, set.name, a.addr, clampTimeout(c.timeout), refresh);
-        } else {
-          push(unbans, set.name, `"${a.addr}"`);
-        }
+      if (!sets) {
+        // an unban for a jail whose sets were removed on reload is already done
+        if (c.op === 'ban') rejected.push(`${formatAddress(c)} (no jail "${jail}" in nftables)`);
+        continue;
+      }
+      // a plain IPv4 address is canonical exactly when the strict dotted-quad parser takes it
+      const a = c.family === 4 && c.prefix === undefined
+        ? (v4[i] >= 0 ? { addr: c.addr, family: 4 as const, prefix: undefined } : null)
+        : parseAddress(formatAddress(c));
+      if (!a || a.family !== c.family || a.addr !== c.addr || a.prefix !== c.prefix) {
+        rejected.push(`${JSON.stringify(formatAddress(c))} (not a canonical IPv${c.family} address)`);
+        continue;
+      }
+      const kind = a.prefix === undefined ? 'address' : 'network';
+      const set = sets.find((s) => s.family === a.family && s.kind === kind);
+      if (!set) continue; // the template has no set for this kind
+      if (kind === 'network') {
+        const timeout = c.op === 'ban' ? clampTimeout(c.timeout) : null;
+        const exp = c.op === 'unban' ? null : timeout === null ? Infinity : now + timeout * 1000;
+        this.netSets.get(set.name)?.set(a.addr, a.prefix ?? familyBits(a.family), exp);
+        netTouched.add(set.name);
+      } else if (a.addr === set.sentinel) {
+        continue; // never touch the sentinel
+      } else if (c.op === 'ban') {
+        const ledger = this.ledgers.get(set.name);
+        // no ledger (a set this process did not create): every ban may meet its element there
+        const refresh = ledger ? (v4[i] >= 0 ? ledger.addV4(v4[i]) : ledger.addSeen(a.addr, a.family)) : true;
+        pushBan(bans, set.name, a.addr, clampTimeout(c.timeout), refresh);
+      } else {
+        push(unbans, set.name, `"${a.addr}"`);
       }
     }
     this.stats.rejected += rejected.length;

@@ -17,3 +17,16 @@ t.test('the ledger remembers every address added, through growth, and nothing el
   t.equal(l.size, 25_003);
   t.ok(l.has('not an address', 4), 'what it cannot read counts as maybe present');
 });
+
+t.test('addV4 and addSeen say whether the address was there already', async (t) => {
+  const l = new ElementLedger();
+  t.equal(l.addV4(0xc6120001), false, 'new');
+  t.equal(l.addV4(0xc6120001), true, 'again');
+  t.ok(l.has('198.18.0.1', 4), 'the integer is the dotted quad');
+  t.equal(l.addV4(0xffffffff), false, 'broadcast, kept apart from the empty slots');
+  t.equal(l.addV4(0xffffffff), true);
+  t.equal(l.addSeen('2001:db8::9', 6), false);
+  t.equal(l.addSeen('2001:db8::9', 6), true);
+  t.equal(l.addSeen('198.18.0.1', 4), true);
+  t.equal(l.size, 3);
+});

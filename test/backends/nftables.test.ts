@@ -170,6 +170,29 @@ async function kernelTests(net: NetnsKit): Promise<void> {
   });
 
 
+  t.test('in one batch the last change of an address wins, in small and in bulk batches', async (t) => {
+    const be = newBackend();
+    t.teardown(() => be.stop(true));
+    await be.start(jails);
+    const mixed = (base: string): BanChange[] => [
+      ban(`${base}.1`, 600), ban(`${base}.1`, 900), // re-ban: the later timeout
+      ban(`${base}.2`, 600), unban(`${base}.2`), // banned, then unbanned
+      unban(`${base}.3`), ban(`${base}.3`, 700), // unbanned, then banned
+    ];
+    await be.apply(mixed('198.18.40'));
+    // bulk: the same among 30,000 other bans (text path, parts run at once)
+    const bulk: BanChange[] = [];
+    for (let i = 0; i < 30_000; i++) bulk.push(ban(`198.19.${i >> 8}.${i & 255}`, 600));
+    await be.apply([...mixed('198.18.41'), ...bulk, ban('198.18.41.2', 60), unban('198.18.41.2')]);
+    const els = await elements('web-v4');
+    for (const base of ['198.18.40', '198.18.41']) {
+      t.equal(els.get(`${base}.1`)?.timeout, 900, `${base}.1: the later ban's timeout`);
+      t.notOk(els.has(`${base}.2`), `${base}.2: unbanned last, not in the set`);
+      t.equal(els.get(`${base}.3`)?.timeout, 700, `${base}.3: banned last, in the set`);
+    }
+    t.equal(els.size, 1 + 4 + 30_000, 'the sentinel, two of each mixed group, the bulk');
+  });
+
   t.test('60,000 bans over two jails go to three nft processes at once; every element lands with its timeout', async (t) => {
     const be = newBackend({ bulkProcesses: 3 });
     t.teardown(() => be.stop(true));
