@@ -546,6 +546,10 @@ export class FileTailer {
     if (i >= 0) tp.draining.splice(i, 1);
     await f.flushPending(this.emitter(tp));
     this.counters.cutLines += f.cutLines;
+    // a file opened empty (found among skipped rotations, or pinned the moment it was created)
+    // has no first line on record yet; without one, the next look for skipped files took it for
+    // another file and read it again (CI: 6 lines repeated in the rotation stress test)
+    await f.learnFirstLine().catch(() => undefined);
     this.retired.set(`${f.dev}:${f.ino}`, { offset: f.committed, hash: f.firstLine.hash });
     if (this.retired.size > MAX_RETIRED) this.retired.delete(this.retired.keys().next().value!);
     await f.close();

@@ -103,6 +103,12 @@ export class FollowedFile {
     return true;
   }
 
+  /** Reads the first line if it was not complete when the file was opened (a file found
+   * empty): what identifies the file once it is closed (FileTailer's retired files). */
+  async learnFirstLine(): Promise<void> {
+    if (this.firstLine.hash === '' && !this.closed) this.firstLine = await readFirstLine(this.handle);
+  }
+
   async restartFromZero(): Promise<void> {
     await this.startAt(0);
     this.firstLine = await readFirstLine(this.handle);

@@ -261,3 +261,37 @@ t.test('a rotation between looking at the path and opening it: the new file is r
   t.same(c.lines.filter((l) => l.startsWith('c')), ['c 1', 'c 2'], 'c read once');
   t.same(c.lines.filter((l) => l.startsWith('b')), ['b 1'], 'b read once');
 });
+
+t.test('a rotated file first seen empty, read, then retired, is not read again when a later rotation looks for skipped files', async (t) => {
+  // Two rotations within one clock tick (A -> .1, P created empty and at once -> .2, N new):
+  // P and N share a birth time. The tailer finds P among the skipped files while it is still
+  // empty, reads what the writer then appends to it, and retires it. At the next rotation it
+  // looks again for files born between N and the newest one: P, born "with" N, must be known
+  // as read (its first line was learnt only after it was opened).
+  let staged = false;
+  for (let attempt = 1; attempt <= 20 && !staged; attempt++) {
+    await t.test(`attempt ${attempt}`, async (t) => {
+      const { f, c, tail } = await tailedFile(t, 'app.log', '', { pollIntervalMs: 50, rotateGraceMs: 100 });
+      appendFileSync(f, 'a 1\n');
+      await waitFor(() => c.lines.includes('a 1'));
+      renameSync(f, `${f}.1`);
+      writeFileSync(f, '');
+      renameSync(f, `${f}.2`);
+      writeFileSync(f, 'n 1\n');
+      if (statSync(`${f}.2`).birthtimeMs !== statSync(f).birthtimeMs) return; // a tick between P and N: again
+      await waitFor(() => c.lines.includes('n 1'), 5000, 'the line of N');
+      if (tail.stats().recovered === 0) return; // P was not found among the skipped files: again
+      staged = true;
+      appendFileSync(`${f}.2`, 'p 1\np 2\n'); // the writer still has P open
+      await waitFor(() => c.lines.includes('p 2'), 5000, 'the lines of P');
+      await sleep(400); // P stops growing and is retired
+      renameSync(f, `${f}.3`);
+      writeFileSync(f, 'm 1\n');
+      await waitFor(() => c.lines.includes('m 1'), 5000, 'the line of M');
+      await sleep(300);
+      t.same(c.lines.filter((l) => l.startsWith('p')), ['p 1', 'p 2'], 'P read once');
+      t.same(c.lines.filter((l) => l.startsWith('n')), ['n 1'], 'N read once');
+    });
+  }
+  t.ok(staged, 'two files with one birth time, the first found empty, were staged');
+});
