@@ -77,8 +77,9 @@ interface LineClause {
   caseInsensitive: boolean;
 }
 
-function lineHasClauses(clauses: readonly LineClause[], line: string, lowered: () => string): boolean {
+function lineHasClauses(clauses: readonly LineClause[], line: string, lowered: () => string, known = -1): boolean {
   for (let i = 0; i < clauses.length; i++) {
+    if (i === known) continue;
     const c = clauses[i];
     const hay = c.caseInsensitive ? lowered() : line;
     let found = false;
@@ -202,6 +203,16 @@ export class CompiledGroup {
     return sc;
   }
 
+  /** True when the scanner's hits are exactly the lines holding a literal of the scanned
+   * clauses, as lineHasClauses reads them: not every line, and case folded alike (the native
+   * scan folds ASCII only, and only gets literals where that is all RE2 would fold; RE2's own
+   * folding is not toLowerCase's). */
+  private scanIsExact(sc: LiteralScanner): boolean {
+    const mode = sc.mode;
+    if (mode === 'every line') return false;
+    return mode === 'native' || this.gated.every((_, gi) => !this.gateClauses[gi][this.scanClause[gi]].caseInsensitive);
+  }
+
   process(buf: Buffer, arrival: number, state: MatchState | undefined, opts: ChunkOptions): ChunkResult {
     return fromWire(this.processToWire(buf, arrival, state, opts));
   }
@@ -277,6 +288,9 @@ export class CompiledGroup {
     const gated = this.gated;
     if (gated.length && this.sampledBytes < SAMPLE_BYTES) this.sample(buf);
     const scanner = gated.length ? this.scannerFor() : undefined;
+    // with one gated filter, a line the scan found holds one of its scanned clause's literals:
+    // that clause needs no second look (sshd: one clause of 12 literals, 10% of its matching)
+    const known = gated.length === 1 && scanner && this.scanIsExact(scanner) ? this.scanClause[0] : -1;
 
     // bad bytes: checked once for the whole chunk; per line only when the chunk has some
     const hasNul = buf.indexOf(0) >= 0;
@@ -304,7 +318,7 @@ export class CompiledGroup {
       if (hit) {
         let low: string | undefined;
         const lowered = (): string => (low ??= line.toLowerCase());
-        for (let gi = 0; gi < gated.length; gi++) if (lineHasClauses(this.gateClauses[gi], line, lowered)) candidates[nc++] = gated[gi];
+        for (let gi = 0; gi < gated.length; gi++) if (lineHasClauses(this.gateClauses[gi], line, lowered, known)) candidates[nc++] = gated[gi];
         if (nc === 0) return;
       }
       hits.fill(undefined);

@@ -108,10 +108,13 @@ export class LiteralScanner {
       alts.push(l.caseInsensitive ? `(?i:${esc})` : esc);
     }
     const plain = literals.every((l) => !l.caseInsensitive);
-    this.everyLine = denseLiterals(opts.density ?? 0) && !(plain && alts.length <= MAX_INDEXOF_LITERALS);
     const native = opts.native === false ? null : scanAddon();
-    if (native && !this.everyLine && distinct.length >= 1 && distinct.length <= 256 &&
-      distinct.every((l) => !l.caseInsensitive || nativeFolds(l.text))) {
+    // the native scan hands back a chunk's hits in one call, so literals on nearly every line
+    // (sshd's) cost it little: only the JavaScript scans look at every line instead
+    const useNative = !!native && distinct.length >= 1 && distinct.length <= 256 &&
+      distinct.every((l) => !l.caseInsensitive || nativeFolds(l.text));
+    this.everyLine = !useNative && denseLiterals(opts.density ?? 0) && !(plain && alts.length <= MAX_INDEXOF_LITERALS);
+    if (native && useNative) {
       // even for one literal: indexOf is one call per hit and per line skipped after it
       // (scenario a, one literal on 1 line in 7: 68 ms per 1M lines, native 11 ms)
       const handle = native.create(distinct.map((l) => Buffer.from(l.text, 'utf8')), distinct.map((l) => l.caseInsensitive),

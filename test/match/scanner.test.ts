@@ -97,7 +97,9 @@ t.test('the native scanner finds what RE2 finds', { skip: native ? false : 'nati
   const one = walk([{ text: '.env', caseInsensitive: false }], text, 0, true);
   t.equal(one.mode, 'native', 'one literal: native too');
   t.same(one.at, expected(text, ['.env'], false));
-  t.equal(walk(lits, text, 0.9, true).mode, 'every line', 'dense: every line');
+  const dense = walk(lits, text, 0.9, true);
+  t.equal(dense.mode, 'native', 'dense literals: still native (one call returns every hit)');
+  t.same(dense.at, expected(text, lits.map((l) => l.text), false));
 });
 
 t.test('native scanner against RE2 on random logs: literals at block edges, in the tail, overlapping, repeated, many', { skip: native ? false : 'native scan addon not built' }, async (t) => {
