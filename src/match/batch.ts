@@ -26,8 +26,9 @@ export function matchBatch(f: CompiledFilter, lines: readonly string[]): LineVer
   for (let ri = 0; ri < f.failregex.length && open.length; ri++) {
     const r = f.failregex[ri];
     const names = r.groupNames;
+    const slots = r.batchSlots; // capture groups of the batch regex, witnesses included
     let template = MARK;
-    for (let g = 1; g <= names.length; g++) template += (g > 1 ? SEP : '') + '$' + g;
+    for (let k = 1; k <= slots.length; k++) template += (k > 1 ? SEP : '') + '$' + k;
     template += TERM;
     const joined = open.map((i) => lines[i]).join('\n');
     // lines holding SEP or TERM (never in real logs) are matched one by one
@@ -64,10 +65,12 @@ export function matchBatch(f: CompiledFilter, lines: readonly string[]): LineVer
       } else {
         groups = {};
         let from = at + 1;
-        for (let g = 0; g < names.length; g++) {
-          let to = o.indexOf(g === names.length - 1 ? TERM : SEP, from);
+        // an empty capture is undefined here: only the address and user captures are read, and
+        // an empty user is left out either way (userCaptures)
+        for (let k = 0; k < slots.length; k++) {
+          let to = o.indexOf(k === slots.length - 1 ? TERM : SEP, from);
           if (to < 0) to = o.length; // cannot happen: the template wrote it
-          groups[names[g]] = to === from ? undefined : o.slice(from, to);
+          if (slots[k] >= 0) groups[names[slots[k]]] = to === from ? undefined : o.slice(from, to);
           from = to + 1;
         }
         for (const [from, to] of r.altGroups) if (groups[from] && !groups[to]) groups[to] = groups[from];
@@ -103,8 +106,11 @@ function lineByLine(f: CompiledFilter, ri: number, line: string): LineVerdict | 
 export function batchGroups(r: CompiledRegex, lines: readonly string[]): Array<Groups | null> {
   const out: Array<Groups | null> = new Array(lines.length).fill(null);
   const names = r.groupNames;
+  // the template writes every capture group of the batch regex: the named ones and the witnesses
+  // of those that can match '' (compile.ts witnessesOf)
+  const slots = r.batchSlots;
   let template = MARK;
-  for (let g = 1; g <= names.length; g++) template += (g > 1 ? SEP : '') + '$' + g;
+  for (let k = 1; k <= slots.length; k++) template += (k > 1 ? SEP : '') + '$' + k;
   template += TERM;
   const joined = lines.join('\n');
   const odd = joined.includes(SEP) || joined.includes(TERM);
@@ -128,17 +134,37 @@ export function batchGroups(r: CompiledRegex, lines: readonly string[]): Array<G
       continue;
     }
     const groups: Groups = {};
-    let empty = false;
     let from = at + 1;
-    for (let g = 0; g < names.length; g++) {
-      let to = o.indexOf(g === names.length - 1 ? TERM : SEP, from);
+    // a group that can match '' and came out empty: '' if it took part, which its witness (or
+    // the match itself) tells; unknown (-1) sends the line to the re-run below
+    let unknown = false;
+    let emptyGroups = 0; // bit g: group g came out empty and can match ''
+    let witnessed = 0; // bit g: group g's witness was captured
+    for (let k = 0; k < slots.length; k++) {
+      let to = o.indexOf(k === slots.length - 1 ? TERM : SEP, from);
       if (to < 0) to = o.length;
-      if (to === from && r.canBeEmpty[g]) empty = true;
-      if (toEol && g === names.length - 1) groups[names[g]] = o.slice(from, to) + o.slice(to + 1);
-      else groups[names[g]] = to === from ? undefined : o.slice(from, to);
+      const g = slots[k];
+      if (g < 0) {
+        if (to > from) witnessed |= 1 << (-1 - g);
+      } else {
+        if (to === from && r.canBeEmpty[g]) {
+          if (r.participationKnown[g] && g < 31) emptyGroups |= 1 << g;
+          else unknown = true;
+        }
+        if (toEol && k === slots.length - 1) groups[names[g]] = o.slice(from, to) + o.slice(to + 1);
+        else groups[names[g]] = to === from ? undefined : o.slice(from, to);
+      }
       from = to + 1;
     }
-    if (empty) {
+    if (emptyGroups) {
+      for (let g = 0; g < names.length && g < 31; g++) {
+        if (!(emptyGroups & (1 << g))) continue;
+        // no witness slot: the group stands in the regex's only branch and took part
+        const hasWitness = slots.includes(-1 - g);
+        if (!hasWitness || witnessed & (1 << g)) groups[names[g]] = '';
+      }
+    }
+    if (unknown) {
       again.push(i);
       continue;
     }
@@ -162,13 +188,14 @@ function batchWithParticipation(r: CompiledRegex, lines: readonly string[], whic
   let last = -1;
   const re = r.batch!;
   re.lastIndex = 0;
+  const slots = r.batchSlots; // capture groups of the batch regex, witnesses included
   texts.join('\n').replace(re, (...args: unknown[]): string => {
-    const offset = args[names.length + 1] as number;
+    const offset = args[slots.length + 1] as number;
     while (k + 1 < texts.length && starts[k + 1] <= offset) k++;
     if (k === last) return ''; // a later match in the same line: per line, the first counts
     last = k;
     const groups: Groups = {};
-    for (let g = 0; g < names.length; g++) groups[names[g]] = args[g + 1] as string | undefined;
+    for (let s = 0; s < slots.length; s++) if (slots[s] >= 0) groups[names[slots[s]]] = args[s + 1] as string | undefined;
     for (const [a, b] of r.altGroups) if (groups[a] && !groups[b]) groups[b] = groups[a];
     out[which[k]] = groups;
     return '';

@@ -36,6 +36,13 @@ export interface CompiledRegex {
   groupNames: string[];
   /** per group: can it match the empty string (else an empty capture means it did not take part) */
   canBeEmpty: boolean[];
+  /** the capture groups of `batch` and `batchToEol`, in order: i >= 0 is group i (groupNames),
+   * -1 - i a witness of group i (text that is captured exactly when group i takes part) */
+  batchSlots: number[];
+  /** per group that can match '': whether the batch output tells "took no part" from "matched
+   * ''" (it always takes part when the regex matches, or it has a witness); else batch.ts runs
+   * such lines again */
+  participationKnown: boolean[];
   /** alt_* group -> merged name */
   altGroups: Array<[string, string]>;
 }
@@ -90,10 +97,12 @@ function compileOne(def: FilterDef, s: Sourced, multiline: boolean, builtinDir: 
   } catch (e) {
     throw new FilterRefused(s.file, s.line, s.value, `RE2 rejects it: ${(e as Error).message}`, def.name, builtinDir);
   }
+  const canBeEmpty = namedGroupsCanBeEmpty(parsed.alt, parsed.groupNames.length);
+  const { witnesses, always } = witnessesOf(parsed, canBeEmpty);
   let batch: RE2 | null = null;
   if (!multiline) {
     try {
-      batch = new RE2(toRe2Source(parsed, '', 'batch'), 'g');
+      batch = new RE2(toRe2Source(parsed, '', 'batch', witnesses), 'g');
     } catch (e) {
       if (!(e instanceof NotBatchable || e instanceof SyntaxError)) throw e;
     }
@@ -102,7 +111,7 @@ function compileOne(def: FilterDef, s: Sourced, multiline: boolean, builtinDir: 
   const short = batch ? cutToEol(parsed) : null;
   if (short) {
     try {
-      batchToEol = new RE2(toRe2Source(short, '', 'batch'), 'g');
+      batchToEol = new RE2(toRe2Source(short, '', 'batch', witnesses), 'g');
     } catch (e) {
       if (!(e instanceof NotBatchable || e instanceof SyntaxError)) throw e;
     }
@@ -116,9 +125,68 @@ function compileOne(def: FilterDef, s: Sourced, multiline: boolean, builtinDir: 
   return {
     source: s.value, file: s.file, line: s.line, re, re2Source, batch, batchToEol,
     literals: requiredLiterals(parsed.alt), clauses: requiredClauses(parsed.alt), leading: leadingTexts(parsed.alt),
-    groupNames: parsed.groupNames, altGroups,
-    canBeEmpty: namedGroupsCanBeEmpty(parsed.alt, parsed.groupNames.length),
+    groupNames: parsed.groupNames, altGroups, canBeEmpty,
+    batchSlots: batchSlotsOf(parsed, witnesses),
+    participationKnown: parsed.groupNames.map((_, g) => always.has(g) || [...witnesses.values()].includes(g)),
   };
+}
+
+/**
+ * For the named groups that can match '': how batch output can tell whether they took part.
+ * The template of RE2's replace writes '' for both "took no part" and "matched ''", and a ninth
+ * of an sshd log ("Connection closed by <HOST>": <F-USER> takes no part) was run again, one
+ * RE2 call with a replacer function (batch.ts). A group that stands directly in the regex's only
+ * top-level branch always takes part when the regex matches; one that stands directly in
+ * another branch takes part exactly when a plain character of that same branch does, which the
+ * batch regexes then capture as its witness. Groups deeper than that are left to the re-run.
+ */
+function witnessesOf(p: ParsedRegex, canBeEmpty: boolean[]): { witnesses: Map<Node, number>; always: Set<number> } {
+  const witnesses = new Map<Node, number>();
+  const always = new Set<number>();
+  let g = 0; // named groups in opening order, as groupNames
+  const walkAlt = (a: Alt, top: boolean): void => {
+    for (const b of a.branches) {
+      for (const n of b) {
+        if (n.t === 'group') {
+          if (n.name) {
+            const i = g++;
+            if (canBeEmpty[i]) {
+              const w = b.find((x) => (x.t === 'lit' || x.t === 'raw') && !witnesses.has(x));
+              if (top && a.branches.length === 1) always.add(i);
+              else if (w) witnesses.set(w, i);
+            }
+          }
+          walkAlt(n.alt, false);
+        } else if (n.t === 'repeat') {
+          walkNode(n.node);
+        }
+      }
+    }
+  };
+  const walkNode = (n: Node): void => {
+    if (n.t === 'group') {
+      if (n.name) g++; // under a repeat: its witness would be of another iteration; left alone
+      walkAlt(n.alt, false);
+    } else if (n.t === 'repeat') walkNode(n.node);
+  };
+  walkAlt(p.alt, true);
+  return { witnesses: g === p.groupNames.length ? witnesses : new Map(), always: g === p.groupNames.length ? always : new Set() };
+}
+
+/** The batch regexes' capture groups in opening order (see CompiledRegex.batchSlots). */
+function batchSlotsOf(p: ParsedRegex, witnesses: ReadonlyMap<Node, number>): number[] {
+  const slots: number[] = [];
+  let g = 0;
+  const walk = (n: Node): void => {
+    const w = witnesses.get(n);
+    if (w !== undefined) slots.push(-1 - w);
+    if (n.t === 'group') {
+      if (n.name) slots.push(g++);
+      for (const b of n.alt.branches) b.forEach(walk);
+    } else if (n.t === 'repeat') walk(n.node);
+  };
+  for (const b of p.alt.branches) b.forEach(walk);
+  return slots;
 }
 
 /** `^ ... (?P<last>.+)$` as `^ ... (?P<last>.)`, or null when the regex is not of that form.

@@ -381,6 +381,11 @@ export function parsePythonRegex(src: string): ParsedRegex {
  * unnamed groups into non-capturing ones (nobody reads them by number). */
 type Mode = 'named' | 'indexed' | 'batch';
 
+/** Nodes to capture on their own in batch mode (a Set or the keys of a Map). */
+export interface NodeSet {
+  has(n: Node): boolean;
+}
+
 /** Thrown by the 'batch' emitter for regexes that could match across a line break. */
 export class NotBatchable extends Error {}
 
@@ -398,7 +403,9 @@ function batchRaw(re2: string): string {
   return re2; // '.', \d \w \S never match '\n' (the 's' flag is refused in batch mode)
 }
 
-function emitNode(n: Node, mode: Mode): string {
+function emitNode(n: Node, mode: Mode, wrap?: NodeSet): string {
+  // a witness (batch mode): the node in a capture group of its own, see witnessesOf (compile.ts)
+  if (wrap?.has(n)) return `(${emitNode(n, mode)})`;
   switch (n.t) {
     case 'lit':
       if (mode === 'batch' && n.cp === 10) throw new NotBatchable('\\n');
@@ -410,14 +417,14 @@ function emitNode(n: Node, mode: Mode): string {
       if (mode === 'batch' && n.re2 === '\\z') return '$';
       return n.re2;
     case 'group': {
-      const body = emitAlt(n.alt, mode);
+      const body = emitAlt(n.alt, mode, wrap);
       if (n.name) return mode === 'named' ? `(?P<${n.name}>${body})` : `(${body})`;
       if (n.capture) return mode === 'named' ? `(${body})` : `(?:${body})`;
       if (mode === 'batch' && n.flags?.split('-')[0].includes('s')) throw new NotBatchable('(?s:');
       return n.flags ? `(?${n.flags}:${body})` : `(?:${body})`;
     }
     case 'repeat': {
-      const inner = emitNode(n.node, mode);
+      const inner = emitNode(n.node, mode, wrap);
       const needsGroup = n.node.t === 'lit' ? false : n.node.t === 'group' || n.node.t === 'raw' ? false : true;
       const atom = needsGroup ? `(?:${inner})` : inner;
       let q: string;
@@ -432,13 +439,13 @@ function emitNode(n: Node, mode: Mode): string {
   }
 }
 
-export function emitAlt(a: Alt, mode: Mode = 'named'): string {
-  return a.branches.map((b) => b.map((n) => emitNode(n, mode)).join('')).join('|');
+export function emitAlt(a: Alt, mode: Mode = 'named', wrap?: NodeSet): string {
+  return a.branches.map((b) => b.map((n) => emitNode(n, mode, wrap)).join('')).join('|');
 }
 
 /** Translated RE2 source: global flags first, as Python applies them to the whole pattern.
  * In 'indexed' mode group i+1 is `p.groupNames[i]` (names are collected in opening order). */
-export function toRe2Source(p: ParsedRegex, extraFlags = '', mode: Mode = 'named'): string {
+export function toRe2Source(p: ParsedRegex, extraFlags = '', mode: Mode = 'named', witnesses?: NodeSet): string {
   let flags = p.globalFlags;
   if (mode === 'batch') {
     if (flags.includes('s')) throw new NotBatchable('(?s)');
@@ -446,7 +453,7 @@ export function toRe2Source(p: ParsedRegex, extraFlags = '', mode: Mode = 'named
     // the leftmost, the one a per-line search finds (batch.ts ignores any later one). Nothing
     // around the body: RE2 extracts captures over the matched span only, so the rest of the
     // line is not worth matching (it used to be, with ^[^\n]*? and [^\n]*, at twice the cost).
-    const body = emitAlt(p.alt, mode);
+    const body = emitAlt(p.alt, mode, witnesses);
     const f = flags.replace('m', '') + 'm';
     return `(?${f})(?:${body})`;
   }

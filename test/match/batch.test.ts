@@ -168,3 +168,38 @@ t.test('groups that can match empty: taking no part and matching empty stay apar
   t.equal(m[4]?.mlfid, 'abc');
   t.equal(m[4]?.nofail, '');
 });
+
+t.test('witnesses: the batch output itself tells "took no part" from "matched empty"', async (t) => {
+  const f = compileFilter(filterDef([
+    // the user's optional branch holds plain characters: one of them is captured as its witness
+    '^(?:Connection closed|Disconnected) (?:by|from)(?: (?:invalid|authenticating) user <F-USER>\\S+|.*?</F-USER>)? <HOST>(?: port \\d+)?$',
+    // two groups that can match '' in one optional branch: each its own witness
+    '^pair(?: (?P<a>\\w*)/(?P<b>\\w*))? from <HOST>$',
+    // in the regex's only branch: it takes part whenever the regex matches
+    '^conn <F-MLFID>\\w*</F-MLFID>: from <HOST>',
+    // an alternative with nothing but the group: no witness, the re-run decides
+    '^alt (?:x|<F-USER>\\w*</F-USER>) from <HOST>',
+  ]));
+  const lines: string[] = [];
+  for (let i = 0; i < 30; i++) {
+    lines.push(
+      `Disconnected from 198.18.0.${i} port 22`, `Connection closed by invalid user  198.18.1.${i} port 22`,
+      `pair from 198.18.2.${i}`, `pair / from 198.18.3.${i}`, `pair a/ from 198.18.4.${i}`, `pair /b from 198.18.5.${i}`,
+      `conn : from 198.18.6.${i}`, `conn z: from 198.18.7.${i}`,
+      `alt x from 198.18.8.${i}`, `alt  from 198.18.9.${i}`, `alt q from 198.18.10.${i}`,
+    );
+  }
+  const known = f.failregex.map((r) => r.groupNames.filter((_, g) => r.canBeEmpty[g] && r.participationKnown[g]));
+  t.same(known, [['user'], ['a', 'b'], ['mlfid'], []], 'which groups the batch output answers for');
+  for (const r of f.failregex) {
+    const exact = lines.map((l) => {
+      const m = r.re.exec(l);
+      return m ? groupsOf(r, m) : null;
+    });
+    t.same(batchGroups(r, lines), exact, `${r.source}: same as exec line by line`);
+  }
+  const p = batchGroups(f.failregex[1], lines);
+  t.same([p[2]?.a, p[2]?.b], [undefined, undefined], 'no pair: neither took part');
+  t.same([p[3]?.a, p[3]?.b], ['', ''], 'an empty pair: both took part');
+  t.same([p[4]?.a, p[4]?.b], ['a', ''], 'a, then empty');
+});
