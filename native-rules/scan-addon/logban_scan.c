@@ -325,12 +325,26 @@ SCAN_KERNEL(scan_avx2, __attribute__((target("avx2"))), __m256i, 32, _mm256_load
 SCAN_KERNEL(scan_sse2, , __m128i, 16, _mm_loadu_si128, _mm_set1_epi8, _mm_cmpeq_epi8, _mm_and_si128,
 	    _mm_or_si128, _mm_setzero_si128, _mm_movemask_epi8)
 
-/** The earliest literal starting in [from, to) (each literal compared whole), or `to`. */
-static size_t earliest_start(const Scanner *s, const uint8_t *buf, size_t n, size_t from, size_t to)
+/** The first start of a literal before `found`, the start of the hit the bucket scan verified
+ * first, at pair position `pos`; `found` if none. A literal starting earlier must have its pair
+ * at or after `pos` (else the scan would have met it first), so each literal is tried only from
+ * pos - its pair's offset: with every line a hit (sshd's twelve literals) trying every literal
+ * at every one of the max_gram bytes before a hit was most of the scan. */
+static size_t earliest_start(const Scanner *s, const uint8_t *buf, size_t n, size_t floor, size_t pos, size_t found)
 {
-	for (size_t q = from; q < to; q++)
-		if (match_at(s, buf, n, q) >= 0) return q;
-	return to;
+	size_t best = found;
+	for (uint32_t k = 0; k < s->nlits; k++) {
+		const Literal *l = &s->lits[k];
+		size_t q = pos > l->gram ? pos - l->gram : 0;
+		if (q < floor) q = floor;
+		for (; q < best; q++) {
+			if (q + l->len <= n && literal_at(l, buf + q)) {
+				best = q;
+				break;
+			}
+		}
+	}
+	return best;
 }
 
 /** The bucket scan (see Buckets), 32 positions a step. A hit's literal may start up to
@@ -358,11 +372,11 @@ __attribute__((target("avx2"))) static size_t scan_buckets(const Scanner *s, con
 		if (mask) {
 			uint8_t bits[32];
 			_mm256_storeu_si256((__m256i *)bits, m);
-			size_t found = SIZE_MAX;
+			size_t found = SIZE_MAX, found_pos = 0;
 			while (mask && found == SIZE_MAX) {
 				const uint32_t j = (uint32_t)__builtin_ctz(mask);
 				mask &= mask - 1;
-				const size_t pos = p + j;
+				const size_t pos = found_pos = p + j;
 				for (uint32_t bb = bits[j]; bb; bb &= bb - 1) {
 					const uint32_t bucket = (uint32_t)__builtin_ctz(bb);
 					for (uint32_t i = 0; i < b->nlits[bucket]; i++) {
@@ -374,8 +388,7 @@ __attribute__((target("avx2"))) static size_t scan_buckets(const Scanner *s, con
 				}
 			}
 			if (found != SIZE_MAX) {
-				const size_t from = found - *floor > b->max_gram ? found - b->max_gram : *floor;
-				found = earliest_start(s, buf, n, from, found);
+				found = earliest_start(s, buf, n, *floor, found_pos, found);
 				next = record(h, buf, n, found, err);
 				*floor = next;
 			}
