@@ -399,18 +399,36 @@ __attribute__((target("avx2"))) static size_t scan_buckets(const Scanner *s, con
 }
 #endif
 
+/** Which scan a chunk gets: the one choice scan() acts on and kernel() reports. */
+typedef enum { KERNEL_BYTES, KERNEL_SSE2_PAIRS, KERNEL_AVX2_PAIRS, KERNEL_BUCKETS } Kernel;
+
+static Kernel kernel_of(const Scanner *s)
+{
+#ifdef LB_X86
+	if (s->bucketed) return KERNEL_BUCKETS;
+	if (s->vectors >= 2 && __builtin_cpu_supports("avx2")) return KERNEL_AVX2_PAIRS;
+	if (s->vectors >= 1) return KERNEL_SSE2_PAIRS;
+#endif
+	return KERNEL_BYTES;
+}
+
 static void scan(const Scanner *s, const uint8_t *buf, size_t n, Hits *h, int *err)
 {
 	size_t p = 0;
 #ifdef LB_X86
-	if (s->bucketed) {
+	switch (kernel_of(s)) {
+	case KERNEL_BUCKETS: {
 		size_t floor = 0;
 		p = scan_buckets(s, buf, n, p, &floor, h, err);
 		// literals that start before p but whose pair lies at or after it: not seen yet
 		size_t back = p > s->buckets.max_gram ? p - s->buckets.max_gram : 0;
 		p = back > floor ? back : floor;
-	} else if (s->vectors >= 2 && __builtin_cpu_supports("avx2")) p = scan_avx2(s, buf, n, p, h, err);
-	else if (s->vectors >= 1) p = scan_sse2(s, buf, n, p, h, err);
+		break;
+	}
+	case KERNEL_AVX2_PAIRS: p = scan_avx2(s, buf, n, p, h, err); break;
+	case KERNEL_SSE2_PAIRS: p = scan_sse2(s, buf, n, p, h, err); break;
+	case KERNEL_BYTES: break;
+	}
 #endif
 	// the tail (and everything without x86 vectors): position by position
 	while (p < n && !*err) {
@@ -658,13 +676,8 @@ static napi_value kernel(napi_env env, napi_callback_info info)
 	CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
 	Scanner *s = NULL;
 	CHECK(napi_get_value_external(env, argv[0], (void **)&s));
-	const char *name = "bytes";
-#ifdef LB_X86
-	if (s->bucketed) name = "buckets";
-	else if (s->vectors >= 2 && __builtin_cpu_supports("avx2")) name = "pairs-avx2";
-	else if (s->vectors >= 1) name = "pairs-sse2";
-#endif
-	CHECK(napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &out));
+	static const char *const names[] = { "bytes", "pairs-sse2", "pairs-avx2", "buckets" };
+	CHECK(napi_create_string_utf8(env, names[kernel_of(s)], NAPI_AUTO_LENGTH, &out));
 	return out;
 }
 
