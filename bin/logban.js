@@ -4,6 +4,14 @@
 // peak RSS median 299 -> 246 MB over 9 runs, replay no slower). `npm start` and the benchmark
 // pass the same flag; `node bin/logban.js` without it works too, with the larger heap.
 // Entry point; the CLI lives in src/cli/main.ts (compiled to dist/ by `npm install`).
+import { setFlagsFromString } from 'node:v8';
+
+// V8 optimises a function once it has run about 66 KB of bytecode. On two cores those
+// optimising compiles ran beside the matching (200 ms of compile CPU in a 0.2 s replay of the
+// quiet scenario, some thrown away by deopts and redone); eight times that budget leaves the
+// code a little longer on the baseline tier and optimises what is really hot. Measured with
+// bench/profile/measure.js: replay a -8%, b -2%, c -18% (bench/profile/README.md).
+setFlagsFromString('--interrupt-budget=540672');
 import('../dist/src/cli/main.js')
   .then((m) => m.main(process.argv))
   .catch((err) => {
