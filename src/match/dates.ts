@@ -314,6 +314,18 @@ function defaultTemplates(): Template[] {
   return defaultList;
 }
 
+/** Compiles the default templates' regexes now. V8 compiles a regex on its first run and again
+ * to machine code on the next, and a detector's first line tries every default template (an
+ * Apache line matches the fifth, and the rest are tried for an earlier date): 6.5 ms for the
+ * first line against 0.5 warm. A matcher worker calls this when it starts, before it has
+ * lines or even a configuration, so the first chunk does not pay it. */
+export function warmDefaultTemplates(): void {
+  const probes = ['Sun Jan 23 21:59:59 2005 2005-01-23 21:59:59 [23/Jan/2005:21:59:59 +0000]', 'x'.repeat(40)];
+  for (const t of defaultTemplates()) {
+    for (const p of probes) t.re.exec(p);
+  }
+}
+
 // ---- field values -> epoch seconds ----------------------------------------------------------
 
 // consecutive lines share their minute: remember the last one (offsets change on whole minutes)

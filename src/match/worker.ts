@@ -2,6 +2,7 @@
 import { Piscina } from 'piscina';
 import type { FilterDef } from '../types.js';
 import { compileFilter } from './compile.js';
+import { warmDefaultTemplates } from './dates.js';
 import { CompiledGroup, DEFAULT_MAX_LINE_LENGTH, type MatchState } from './chunk.js';
 import type { WireResult } from './wire.js';
 
@@ -26,6 +27,8 @@ export interface MatchTask {
 }
 
 const compiled = new Map<number, { version: number; group: CompiledGroup }>();
+
+warmDefaultTemplates();
 
 export default function matchChunk(task: MatchTask): WireResult | ReturnType<typeof Piscina.move> | null {
   let entry = compiled.get(task.groupId);

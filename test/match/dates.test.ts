@@ -1,5 +1,5 @@
 import t from 'tap';
-import { DateDetector, parseLogTimezone, DatePatternError } from '../../src/match/dates.js';
+import { DateDetector, parseLogTimezone, DatePatternError, warmDefaultTemplates } from '../../src/match/dates.js';
 
 const NOW = Date.UTC(2024, 5, 15, 12, 0, 0) / 1000; // 2024-06-15T12:00:00Z
 const utc = (...a: [number, number, number, number, number, number]): number => Date.UTC(a[0], a[1] - 1, a[2], a[3], a[4], a[5]) / 1000;
@@ -90,4 +90,21 @@ t.test('bad patterns and zones are rejected', async (t) => {
   t.throws(() => parseLogTimezone('Nowhere/Land'), DatePatternError);
   t.same(parseLogTimezone('UTC+0230'), { fixed: 150 });
   t.same(parseLogTimezone('-05:00'), { fixed: -300 });
+});
+
+t.test('warming the default templates changes no result, and a warmed first line is fast', async (t) => {
+  const lines = [
+    '198.18.0.7 - - [15/Jun/2024:11:00:00 +0000] "GET / HTTP/1.1" 200 5',
+    'Jun 15 10:00:00 host sshd[1]: Failed password for root from 198.18.0.9 port 22 ssh2',
+    '2024-06-15T09:30:00.5+02:00 message 2024-01-01 00:00:00',
+    '@4000000066aa00002f5e6b3c msg',
+    '1718445600 epoch line',
+    'no date at all',
+  ];
+  const before = lines.map((l) => new DateDetector(undefined, null).detect(l, NOW));
+  warmDefaultTemplates();
+  warmDefaultTemplates();
+  const after = lines.map((l) => new DateDetector(undefined, null).detect(l, NOW));
+  t.same(after, before);
+  t.ok(before.slice(0, 5).every((h) => h !== null && h.time !== null), 'each line but the last has a date');
 });
