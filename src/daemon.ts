@@ -9,7 +9,7 @@ import { BanTable, type BanEntry, type JailPolicy } from './bans/ban-table.js';
 import { IgnoreList } from './bans/ignore-list.js';
 import { isDefaultFormula } from './bans/increment.js';
 import { MatcherPool } from './match/pool.js';
-import { compileFilter } from './match/compile.js';
+import { compileFilterOnce } from './match/compile.js';
 import { FilterRefused, builtinFilterDir } from './match/errors.js';
 import { ChangeBatcher } from './backends/batcher.js';
 import { XdpBackend } from './backends/xdp.js';
@@ -101,7 +101,7 @@ export class Daemon {
    * one, so a stock /etc/fail2ban works; strict_filters turns that into an error. */
   private runnableJail(j: JailConfig, strict: boolean): JailConfig {
     try {
-      compileFilter(j.filter);
+      compileFilterOnce(j.filter);
       return j;
     } catch (err) {
       if (!(err instanceof FilterRefused) || strict) throw err;
@@ -115,7 +115,7 @@ export class Daemon {
         const builtin = loadFilter(path.dirname(builtinFilterDir), opts.length ? `${j.filter.name}[${opts.join(',')}]` : j.filter.name,
           { backend: j.backend });
         filter = { ...builtin, usedns: j.filter.usedns, logtimezone: j.filter.logtimezone ?? builtin.logtimezone };
-        compileFilter(filter);
+        compileFilterOnce(filter);
       } catch {
         throw err;
       }

@@ -1,7 +1,7 @@
 // Worker pool for matching: one worker per core, chunks transferred (not copied) to workers.
 import type { Piscina } from 'piscina';
 import type { FilterDef } from '../types.js';
-import { compileFilter, type CompiledFilter } from './compile.js';
+import { compileFilterOnce, type CompiledFilter } from './compile.js';
 import { canDeferMerge, DEFAULT_MAX_LINE_LENGTH, isStatefulFilter, type ChunkResult, type MatchState } from './chunk.js';
 import { DeferredMerger, type MergeableResult } from './merge.js';
 import type { MatchTask } from './worker.js';
@@ -44,12 +44,13 @@ export class MatcherPool {
     return this.piscina.maxThreads;
   }
 
-  /** Replaces the groups. Compiles each filter here once, so a bad filter throws now (with its
-   * file and line) rather than in a worker; workers compile lazily on their first chunk. */
+  /** Replaces the groups. Compiles each filter on this thread (or takes the daemon's check of it),
+   * so a bad filter throws now (with its file and line) rather than in a worker; the workers
+   * compile their own copies at once (warm). */
   setGroups(groups: PoolGroup[]): void {
     const next = new Map<number, PoolGroupEntry>();
     for (const g of groups) {
-      const compiled = g.filters.map((d) => compileFilter(d));
+      const compiled = g.filters.map((d) => compileFilterOnce(d));
       const stateful = compiled.filter(isStatefulFilter);
       const deferMerge = stateful.length > 0 && stateful.every(canDeferMerge);
       next.set(g.id, { filters: g.filters, compiled, stateful: stateful.length > 0 && !deferMerge, deferMerge });
