@@ -443,30 +443,87 @@ static void scan(const Scanner *s, const uint8_t *buf, size_t n, Hits *h, int *e
 	}
 }
 
+/** What walk() tells about a chunk besides its hit lines. */
+typedef struct {
+	int32_t lines; // all lines
+	int32_t long_lines; // lines without a hit longer than max_len
+	int32_t clean; // 1: every byte was seen to be ASCII and none NUL (0: not so, or not looked at)
+} Walked;
+
+/** One line ended at `eol` (its '\n', or n): a hit line if the next hit lies before eol. */
+static inline int end_line(const Hits *h, size_t *hi, size_t start, size_t eol, size_t max_len, Hits *out, Walked *w)
+{
+	w->lines++;
+	if (*hi < h->n && (size_t)h->v[*hi] < eol) {
+		while (*hi < h->n && (size_t)h->v[*hi] < eol) (*hi)++;
+		if (push_hit(out, w->lines) < 0 || push_hit(out, (int32_t)start) < 0 || push_hit(out, (int32_t)eol) < 0) return -1;
+	} else if (eol - start > max_len) {
+		w->long_lines++;
+	}
+	return 0;
+}
+
+/** walk() line by line with memchr, without AVX2. Leaves clean at 0. */
+static int walk_memchr(const uint8_t *buf, size_t n, const Hits *h, size_t max_len, Hits *out, Walked *w)
+{
+	size_t pos = 0, hi = 0;
+	while (pos < n) {
+		const uint8_t *nl = memchr(buf + pos, '\n', n - pos);
+		size_t eol = nl ? (size_t)(nl - buf) : n;
+		if (end_line(h, &hi, pos, eol, max_len, out, w) < 0) return -1;
+		pos = eol + 1;
+	}
+	return 0;
+}
+
+#ifdef LB_X86
+/** walk() 32 bytes a step: the newlines of each block come as a bit mask, and the same loads
+ * tell whether the chunk is plain ASCII without NUL, which spares the caller its own two passes
+ * (NUL search and UTF-8 check) over the chunk. Scenario c, 4 MiB chunks: the memchr walk
+ * ~0.4 ms plus ~0.3 ms for the caller's checks, this ~0.15 ms. */
+__attribute__((target("avx2"))) static int walk_avx2(const uint8_t *buf, size_t n, const Hits *h, size_t max_len, Hits *out, Walked *w)
+{
+	const __m256i nl = _mm256_set1_epi8('\n'), zero = _mm256_setzero_si256();
+	__m256i high = zero, nul = zero;
+	size_t pos = 0, hi = 0, p = 0;
+	for (; p + 32 <= n; p += 32) {
+		__m256i v = _mm256_loadu_si256((const __m256i *)(buf + p));
+		high = _mm256_or_si256(high, v);
+		nul = _mm256_or_si256(nul, _mm256_cmpeq_epi8(v, zero));
+		uint32_t m = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, nl));
+		while (m) {
+			size_t eol = p + (size_t)__builtin_ctz(m);
+			m &= m - 1;
+			if (end_line(h, &hi, pos, eol, max_len, out, w) < 0) return -1;
+			pos = eol + 1;
+		}
+	}
+	int clean = !_mm256_movemask_epi8(high) && !_mm256_movemask_epi8(nul);
+	for (; p < n; p++) {
+		clean &= buf[p] != 0 && buf[p] < 0x80;
+		if (buf[p] == '\n') {
+			if (end_line(h, &hi, pos, p, max_len, out, w) < 0) return -1;
+			pos = p + 1;
+		}
+	}
+	if (pos < n && end_line(h, &hi, pos, n, max_len, out, w) < 0) return -1;
+	w->clean = clean;
+	return 0;
+}
+#endif
+
 /** The lines of a chunk around its hits: per line holding a hit, its number (from 1), start
  * and end (the offset of its '\n', or n), and the count of all lines and of lines without a hit
  * longer than max_len. Lines are what the JavaScript walk calls lines: each '\n' ends one, and
  * bytes after the last '\n' are one more. Why: on a quiet log, visiting every line in JavaScript
  * (indexOf per line) cost more than the scan itself (scenario c: 65 ms per 100 MB a worker). */
-static int walk(const uint8_t *buf, size_t n, const Hits *h, size_t max_len, Hits *out, int32_t *lines, int32_t *long_lines)
+static int walk(const Scanner *s, const uint8_t *buf, size_t n, const Hits *h, size_t max_len, Hits *out, Walked *w)
 {
-	size_t pos = 0, hi = 0;
-	int32_t line = 0, longs = 0;
-	while (pos < n) {
-		const uint8_t *nl = memchr(buf + pos, '\n', n - pos);
-		size_t eol = nl ? (size_t)(nl - buf) : n;
-		line++;
-		if (hi < h->n && (size_t)h->v[hi] < eol) {
-			hi++;
-			if (push_hit(out, line) < 0 || push_hit(out, (int32_t)pos) < 0 || push_hit(out, (int32_t)eol) < 0) return -1;
-		} else if (eol - pos > max_len) {
-			longs++;
-		}
-		pos = eol + 1;
-	}
-	*lines = line;
-	*long_lines = longs;
-	return 0;
+#ifdef LB_X86
+	if (s->vectors >= 2 && __builtin_cpu_supports("avx2")) return walk_avx2(buf, n, h, max_len, out, w);
+#endif
+	(void)s;
+	return walk_memchr(buf, n, h, max_len, out, w);
 }
 
 /* ---- N-API ---- */
@@ -640,7 +697,8 @@ static napi_value line_hits(napi_env env, napi_callback_info info)
 }
 
 /** walkLines(scanner, chunk: Uint8Array, maxLineLength) -> Int32Array [lines, long lines
- * without a hit, then per line holding a literal: its number from 1, start, end] (walk()). */
+ * without a hit, clean (1: all ASCII, no NUL, as checked by the walk; 0: not so or not
+ * checked), then per line holding a literal: its number from 1, start, end] (walk()). */
 static napi_value walk_lines(napi_env env, napi_callback_info info)
 {
 	napi_value argv[3];
@@ -653,18 +711,19 @@ static napi_value walk_lines(napi_env env, napi_callback_info info)
 		napi_throw_type_error(env, NULL, "logban_scan.walkLines: a line length");
 		return NULL;
 	}
-	Hits h = { 0 }, w = { 0 };
+	Hits h = { 0 }, out = { 0 };
+	Walked w = { 0, 0, 0 };
 	int err = 0;
-	int32_t head[2] = { 0, 0 };
 	scan(s, data, len, &h, &err);
-	if (!err && (push_hit(&w, 0) < 0 || push_hit(&w, 0) < 0 ||
-		     walk(data, len, &h, (size_t)max_len, &w, &head[0], &head[1]) < 0)) err = 1;
+	if (!err && (push_hit(&out, 0) < 0 || push_hit(&out, 0) < 0 || push_hit(&out, 0) < 0 ||
+		     walk(s, data, len, &h, (size_t)max_len, &out, &w) < 0)) err = 1;
 	free(h.v);
 	if (!err) {
-		w.v[0] = head[0];
-		w.v[1] = head[1];
+		out.v[0] = w.lines;
+		out.v[1] = w.long_lines;
+		out.v[2] = w.clean;
 	}
-	return int32_array(env, &w, err);
+	return int32_array(env, &out, err);
 }
 
 /** kernel(scanner) -> which scan a chunk gets on this CPU: "buckets", "pairs-avx2",

@@ -292,10 +292,14 @@ export class CompiledGroup {
     // that clause needs no second look (sshd: one clause of 12 literals, 10% of its matching)
     const known = gated.length === 1 && scanner && this.scanIsExact(scanner) ? this.scanClause[0] : -1;
 
-    // bad bytes: checked once for the whole chunk; per line only when the chunk has some
-    const hasNul = buf.indexOf(0) >= 0;
-    const valid = !hasNul && isUtf8(buf);
     const maxLen = opts.maxLineLength;
+    // a chunk that only gated filters see: the native scanner walks its lines and hands back
+    // the few holding a literal, and says whether the chunk is plain ASCII without NUL
+    let walked = scanner && always.length === 0 ? scanner.walk(buf, maxLen) : null;
+    // bad bytes: checked once for the whole chunk (unless the walk did); per line only when the
+    // chunk has some, and then line by line below
+    const valid = (walked !== null && walked[2] === 1) || (buf.indexOf(0) < 0 && isUtf8(buf));
+    if (!valid) walked = null;
     const candidates = new Int32Array(nf);
     const hits: Array<ReturnType<DateDetector['detect']> | undefined> = new Array(this.detectorOf.length);
     const times: number[] = new Array<number>(this.detectorOf.length).fill(arrival);
@@ -342,13 +346,10 @@ export class CompiledGroup {
       }
     };
 
-    // a valid chunk that only gated filters see: the native scanner walks its lines and hands
-    // back the few holding a literal
-    const walked = scanner && always.length === 0 && valid ? scanner.walk(buf, maxLen) : null;
     if (walked) {
       lines = walked[0];
       cutLines = walked[1];
-      for (let k = 2; k < walked.length; k += 3) matchLine(walked[k], walked[k + 1], walked[k + 2], true);
+      for (let k = 3; k < walked.length; k += 3) matchLine(walked[k], walked[k + 1], walked[k + 2], true);
     } else {
       const scan = scanner?.over(buf);
       const n = buf.length;

@@ -37,8 +37,9 @@ interface ScanAddon {
   create(literals: Buffer[], caseInsensitive: boolean[], sample: Buffer, vectors?: number): object;
   /** per line holding a literal, the offset of its first one, ascending */
   lineHits(scanner: object, chunk: Uint8Array): Int32Array;
-  /** [lines, lines longer than maxLineLength without a literal, then per line holding one:
-   * its number from 1, start, end ('\n' or the chunk's end)] */
+  /** [lines, lines longer than maxLineLength without a literal, clean (1: the walk saw only
+   * ASCII and no NUL; 0: it did not, or did not look), then per line holding a literal: its
+   * number from 1, start, end ('\n' or the chunk's end)] */
   walkLines(scanner: object, chunk: Uint8Array, maxLineLength: number): Int32Array;
   /** the scan this scanner runs on this CPU */
   kernel(scanner: object): NativeKernel;
