@@ -59,9 +59,11 @@ export class FollowedFile {
   static async open(path: string, name = path): Promise<FollowedFile> {
     const handle = await fsp.open(path, 'r');
     try {
-      const st = await handle.stat();
+      // both at once: each is a trip through libuv's thread pool, and this is on the way to a
+      // replay's (or a new log's) first line
+      const [st, firstLine] = await Promise.all([handle.stat(), readFirstLine(handle)]);
       const f = new FollowedFile(name, handle, st.dev, st.ino, st.birthtimeMs);
-      f.firstLine = await readFirstLine(handle);
+      f.firstLine = firstLine;
       return f;
     } catch (err) {
       await handle.close();
