@@ -1,5 +1,6 @@
 // Filter compiler: FilterDef (fail2ban regexes with tags) -> RE2 objects, prefilter literals and
-// a date detector factory. Compilation happens once per worker; the result is not cloneable.
+// a date detector factory. The main thread compiles (and so checks) each filter; the result is
+// not cloneable, so workers get its plan (planOf) and build only the RE2 objects.
 import RE2 from 're2';
 import type { FilterDef, Sourced } from '../types.js';
 import { DateDetector, DatePatternError, parseLogTimezone, type LogZone } from './dates.js';
@@ -19,15 +20,19 @@ export interface CompiledRegex {
   file: string;
   line: number;
   re: RE2;
+  /** what `re` was built from (plain groups); a worker builds its own from it (RegexPlan) */
+  reSource: string;
   /** RE2 syntax, for messages and debugging */
   re2Source: string;
   /** `re` has plain groups: group i+1 holds groupNames[i] */
   /** the same regex for a global search over many lines joined by '\n' (null: not possible) */
   batch: RE2 | null;
+  batchSource: string | null;
   /** `batch` for a regex `^...(?P<x>.+)$` with its last group cut to `(.)`: RE2 works out the
    * captures over the matched span, and the line's tail (a prefregex's <F-CONTENT>) was most of
    * it. The group runs on to the end of the line, left in place after the replacement (batch.ts). */
   batchToEol: RE2 | null;
+  batchToEolSource: string | null;
   literals: Requirement | null;
   /** every requirement a match meets at once (literals is the best of them) */
   clauses: Requirement[];
@@ -91,29 +96,36 @@ function compileOne(def: FilterDef, s: Sourced, multiline: boolean, builtinDir: 
   }
   const re2Source = toRe2Source(parsed, multiline ? 'm' : '');
   let re: RE2;
+  const reSource = toRe2Source(parsed, multiline ? 'm' : '', 'indexed');
   try {
     new RE2(re2Source); // the named form must be valid too: it is what messages show
-    re = new RE2(toRe2Source(parsed, multiline ? 'm' : '', 'indexed'));
+    re = new RE2(reSource);
   } catch (e) {
     throw new FilterRefused(s.file, s.line, s.value, `RE2 rejects it: ${(e as Error).message}`, def.name, builtinDir);
   }
   const canBeEmpty = namedGroupsCanBeEmpty(parsed.alt, parsed.groupNames.length);
   const { witnesses, always } = witnessesOf(parsed, canBeEmpty);
   let batch: RE2 | null = null;
+  let batchSource: string | null = null;
   if (!multiline) {
     try {
-      batch = new RE2(toRe2Source(parsed, '', 'batch', witnesses), 'g');
+      batchSource = toRe2Source(parsed, '', 'batch', witnesses);
+      batch = new RE2(batchSource, 'g');
     } catch (e) {
       if (!(e instanceof NotBatchable || e instanceof SyntaxError)) throw e;
+      batchSource = null;
     }
   }
   let batchToEol: RE2 | null = null;
+  let batchToEolSource: string | null = null;
   const short = batch ? cutToEol(parsed) : null;
   if (short) {
     try {
-      batchToEol = new RE2(toRe2Source(short, '', 'batch', witnesses), 'g');
+      batchToEolSource = toRe2Source(short, '', 'batch', witnesses);
+      batchToEol = new RE2(batchToEolSource, 'g');
     } catch (e) {
       if (!(e instanceof NotBatchable || e instanceof SyntaxError)) throw e;
+      batchToEolSource = null;
     }
   }
   const altGroups: Array<[string, string]> = [];
@@ -123,7 +135,7 @@ function compileOne(def: FilterDef, s: Sourced, multiline: boolean, builtinDir: 
   }
   altGroups.sort();
   return {
-    source: s.value, file: s.file, line: s.line, re, re2Source, batch, batchToEol,
+    source: s.value, file: s.file, line: s.line, re, reSource, re2Source, batch, batchSource, batchToEol, batchToEolSource,
     literals: requiredLiterals(parsed.alt), clauses: requiredClauses(parsed.alt), leading: leadingTexts(parsed.alt),
     groupNames: parsed.groupNames, altGroups, canBeEmpty,
     batchSlots: batchSlotsOf(parsed, witnesses),
@@ -335,11 +347,60 @@ export function compileFilter(def: FilterDef, opts: CompileOptions = {}): Compil
     }
     throw e;
   }
+  return assemble(def, prefregex, failregex, ignoreregex, zone);
+}
+
+function assemble(def: FilterDef, prefregex: CompiledRegex | undefined, failregex: CompiledRegex[], ignoreregex: CompiledRegex[], zone: LogZone): CompiledFilter {
+  const maxlines = Math.max(1, Math.floor(def.maxlines || 1));
+  const patterns = def.datepattern?.map((d) => d.value);
   return {
-    def, name: def.name, prefregex, failregex, ignoreregex, multiline, maxlines,
+    def, name: def.name, prefregex, failregex, ignoreregex, multiline: maxlines > 1, maxlines,
     gate: gateOf({ prefregex, failregex }), zone,
     newDateDetector: () => new DateDetector(patterns, zone),
   };
+}
+
+// ---- plans: a compiled filter without its RE2 objects, for the matcher's workers --------------
+
+/** A compiled regex without its RE2 objects (structured-cloneable). */
+export type RegexPlan = Omit<CompiledRegex, 're' | 'batch' | 'batchToEol'>;
+
+/** What a worker needs to rebuild a compiled filter: the parsing, translation and literal
+ * analysis done once, on the main thread. A worker that compiled from the FilterDef itself took
+ * 17-22 ms per start on the bench's five web filters (cold code, beside the first reads), the
+ * critical path to a replay's first chunk; building only the RE2 objects takes ~2 ms. */
+export interface FilterPlan {
+  def: FilterDef;
+  prefregex?: RegexPlan;
+  failregex: RegexPlan[];
+  ignoreregex: RegexPlan[];
+}
+
+function regexPlan(r: CompiledRegex): RegexPlan {
+  const { re: _re, batch: _batch, batchToEol: _eol, ...plan } = r;
+  return plan;
+}
+
+export function planOf(f: CompiledFilter): FilterPlan {
+  return {
+    def: f.def, prefregex: f.prefregex && regexPlan(f.prefregex),
+    failregex: f.failregex.map(regexPlan), ignoreregex: f.ignoreregex.map(regexPlan),
+  };
+}
+
+function regexFromPlan(p: RegexPlan): CompiledRegex {
+  return {
+    ...p, re: new RE2(p.reSource),
+    batch: p.batchSource === null ? null : new RE2(p.batchSource, 'g'),
+    batchToEol: p.batchToEolSource === null ? null : new RE2(p.batchToEolSource, 'g'),
+  };
+}
+
+/** The compiled filter a plan stands for, as compileFilter gave it on the main thread (which
+ * also checked it: nothing here can fail on a plan made by planOf). */
+export function filterFromPlan(p: FilterPlan): CompiledFilter {
+  return assemble(p.def, p.prefregex && regexFromPlan(p.prefregex), p.failregex.map(regexFromPlan),
+    p.ignoreregex.map(regexFromPlan), parseLogTimezone(p.def.logtimezone));
 }
 
 // ---- matching a line (after its date was cut) -----------------------------------------------

@@ -1,7 +1,7 @@
 // Worker pool for matching: one worker per core, chunks transferred (not copied) to workers.
 import type { Piscina } from 'piscina';
 import type { FilterDef } from '../types.js';
-import { compileFilterOnce, type CompiledFilter } from './compile.js';
+import { compileFilterOnce, planOf, type CompiledFilter, type FilterPlan } from './compile.js';
 import { canDeferMerge, DEFAULT_MAX_LINE_LENGTH, isStatefulFilter, type ChunkResult, type MatchState } from './chunk.js';
 import { DeferredMerger, type MergeableResult } from './merge.js';
 import type { MatchTask } from './worker.js';
@@ -21,8 +21,9 @@ export interface MatcherPoolOptions {
 }
 
 interface PoolGroupEntry {
-  filters: FilterDef[];
   compiled: CompiledFilter[];
+  /** what the workers build their compiled filters from */
+  plans: FilterPlan[];
   /** chunks must be matched one after the other, passing the state along */
   stateful: boolean;
   /** the group's only state is connection caches, kept on this thread (merge.ts) */
@@ -53,7 +54,7 @@ export class MatcherPool {
       const compiled = g.filters.map((d) => compileFilterOnce(d));
       const stateful = compiled.filter(isStatefulFilter);
       const deferMerge = stateful.length > 0 && stateful.every(canDeferMerge);
-      next.set(g.id, { filters: g.filters, compiled, stateful: stateful.length > 0 && !deferMerge, deferMerge });
+      next.set(g.id, { compiled, plans: compiled.map(planOf), stateful: stateful.length > 0 && !deferMerge, deferMerge });
     }
     this.groups = next;
     this.version++;
@@ -69,7 +70,7 @@ export class MatcherPool {
     for (const [groupId, g] of this.groups) {
       for (let i = 0; i < this.piscina.maxThreads; i++) {
         const task: MatchTask = {
-          version, groupId, filters: g.filters, chunk: new ArrayBuffer(0), byteOffset: 0, byteLength: 0, arrival: 0, warmOnly: true,
+          version, groupId, filters: g.plans, chunk: new ArrayBuffer(0), byteOffset: 0, byteLength: 0, arrival: 0, warmOnly: true,
         };
         // a filter that fails to compile failed on this thread first (above); a failure here
         // shows again with the first chunk, where it is reported
@@ -116,7 +117,7 @@ export class MatcherPool {
       byteOffset = 0;
     }
     const task: MatchTask = {
-      version: this.version, groupId, filters: g.filters, chunk: ab, byteOffset,
+      version: this.version, groupId, filters: g.plans, chunk: ab, byteOffset,
       byteLength: chunk.byteLength, arrival, state, maxLineLength: this.maxLineLength, giveBack, deferMerge: g.deferMerge,
     };
     return (this.piscina.run(task, { transferList: [ab] }) as Promise<WireResult>).then((w) => {

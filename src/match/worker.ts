@@ -1,7 +1,6 @@
 // Piscina worker: compiles each group once per configuration version, then matches chunks.
 import { Piscina } from 'piscina';
-import type { FilterDef } from '../types.js';
-import { compileFilter } from './compile.js';
+import { filterFromPlan, type FilterPlan } from './compile.js';
 import { warmDefaultTemplates } from './dates.js';
 import { CompiledGroup, DEFAULT_MAX_LINE_LENGTH, type MatchState } from './chunk.js';
 import type { WireResult } from './wire.js';
@@ -9,8 +8,9 @@ import type { WireResult } from './wire.js';
 export interface MatchTask {
   version: number;
   groupId: number;
-  /** the group's filters; compiled only when this worker has not seen (version, groupId) */
-  filters: FilterDef[];
+  /** the group's filters as the main thread compiled them; built only when this worker has not
+   * seen (version, groupId) */
+  filters: FilterPlan[];
   chunk: ArrayBuffer;
   byteOffset: number;
   byteLength: number;
@@ -33,7 +33,7 @@ warmDefaultTemplates();
 export default function matchChunk(task: MatchTask): WireResult | ReturnType<typeof Piscina.move> | null {
   let entry = compiled.get(task.groupId);
   if (!entry || entry.version !== task.version) {
-    entry = { version: task.version, group: new CompiledGroup(task.filters.map((d) => compileFilter(d))) };
+    entry = { version: task.version, group: new CompiledGroup(task.filters.map(filterFromPlan)) };
     compiled.set(task.groupId, entry);
   }
   if (task.warmOnly) return null;

@@ -1,10 +1,13 @@
 import t from 'tap';
+import fs from 'node:fs';
 import path from 'node:path';
-import { compileFilter, type CompiledFilter } from '../../src/match/compile.js';
+import { compileFilter, filterFromPlan, planOf, type CompiledFilter, type CompiledRegex } from '../../src/match/compile.js';
+import { CompiledGroup } from '../../src/match/chunk.js';
+import { loadFilter } from '../../src/config/load.js';
 import { FilterInvalid, FilterRefused } from '../../src/match/errors.js';
 import { FilterRun } from '../../src/match/matcher.js';
 import { UserError } from '../../src/errors.js';
-import { fixtures } from '../helpers/paths.js';
+import { bundledConfig, fixtures } from '../helpers/paths.js';
 import { filterDef, FILE } from './filter-def.js';
 
 /** Host (or undefined) a single-line filter finds in a line that carries no date. */
@@ -142,4 +145,39 @@ t.test('prefregex with <F-CONTENT>, ignoreregex, <F-NOFAIL>', async (t) => {
   t.same(run.processLine('sshd[12]: Failed for admin from 192.0.2.1', 0), { ignored: 0, matched: 0 });
   t.equal(run.processLine('cron[12]: Failed for bob from 192.0.2.1', 0).failure, undefined, 'prefregex must match');
   t.equal(run.processLine('sshd[12]: Accepted for bob from 192.0.2.1', 0).failure?.nofail, true);
+});
+
+t.test('a worker rebuilds each bundled filter from its plan: same regexes, literals, gate and verdicts', async (t) => {
+  const sourcesOf = (r: CompiledRegex): unknown[] => [r.re.source, r.re.flags, r.batch?.source, r.batch?.flags, r.batchToEol?.source, r.batchToEol?.flags];
+  const plainOf = (r: CompiledRegex): unknown => ({ ...r, re: undefined, batch: undefined, batchToEol: undefined });
+  let rebuilt = 0;
+  for (const file of fs.readdirSync(path.join(bundledConfig, 'filter.d')).filter((f) => f.endsWith('.conf')).sort()) {
+    let f: CompiledFilter;
+    try {
+      f = compileFilter(loadFilter(bundledConfig, file.slice(0, -5)));
+    } catch {
+      continue; // included definitions (common.conf) are no filters of their own
+    }
+    // what a worker receives: the plan, structured-cloned
+    const g = filterFromPlan(structuredClone(planOf(f)));
+    const regs = (x: CompiledFilter): CompiledRegex[] => [...(x.prefregex ? [x.prefregex] : []), ...x.failregex, ...x.ignoreregex];
+    t.same(regs(g).map(sourcesOf), regs(f).map(sourcesOf), `${file}: the RE2 objects`);
+    t.same(regs(g).map(plainOf), regs(f).map(plainOf), `${file}: literals, groups, slots`);
+    t.same([g.gate, g.multiline, g.maxlines, g.zone, g.name], [f.gate, f.multiline, f.maxlines, f.zone, f.name], `${file}: gate and shape`);
+    rebuilt++;
+  }
+  t.ok(rebuilt > 50, `${rebuilt} bundled filters rebuilt from plans`);
+  // and they match alike, batch paths included (sshd: prefregex, connection ids; a web filter)
+  const defs = [loadFilter(bundledConfig, 'sshd'), loadFilter(bundledConfig, 'apache-xmlrpc')];
+  const chunk = Buffer.from([
+    'Jun 15 11:59:01 host sshd[42]: Failed password for invalid user bob from 198.18.0.5 port 22 ssh2',
+    'Jun 15 11:59:02 host sshd[43]: Connection closed by authenticating user root 198.18.0.6 port 22 [preauth]',
+    '198.18.0.7 - - [15/Jun/2024:11:59:03 +0000] "POST /xmlrpc.php HTTP/1.0" 200 5 "-" "x"',
+    'unrelated line',
+  ].join('\n') + '\n');
+  const arrival = Date.UTC(2024, 5, 15, 12, 0, 0) / 1000;
+  const direct = new CompiledGroup(defs.map((d) => compileFilter(d))).process(chunk, arrival, undefined, { maxLineLength: 4096 });
+  const viaPlan = new CompiledGroup(defs.map((d) => filterFromPlan(structuredClone(planOf(compileFilter(d)))))).process(chunk, arrival, undefined, { maxLineLength: 4096 });
+  t.same(viaPlan, direct);
+  t.same(direct.events.map((e) => e.host).sort(), ['198.18.0.5', '198.18.0.7'], 'the lines really matched');
 });
