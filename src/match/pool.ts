@@ -61,10 +61,11 @@ export class MatcherPool {
     this.warm();
   }
 
-  /** Has every worker compile the new groups now, while the sources open and read their first
-   * chunks, instead of on its first chunk (10-25 ms a worker for the bench's filters: the time
-   * to the first verdict of a replay or of a daemon's first lines). Best effort: piscina gives
-   * each task to an idle worker, so one worker may take two and compile on a chunk later. */
+  /** Has every worker build the new groups (from their plans: ~2 ms for the bench's web
+   * filters) now, while the sources open and read their first chunks, instead of on its first
+   * chunk: the time to the first verdict of a replay or of a daemon's first lines. Best effort:
+   * piscina gives each task to an idle worker, so one worker may take two and build on a chunk
+   * later. */
   private warm(): void {
     const version = this.version;
     for (const [groupId, g] of this.groups) {
