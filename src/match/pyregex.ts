@@ -403,7 +403,7 @@ function batchRaw(re2: string): string {
   return re2; // '.', \d \w \S never match '\n' (the 's' flag is refused in batch mode)
 }
 
-function emitNode(n: Node, mode: Mode, wrap?: NodeSet): string {
+function emitNode(n: Node, mode: Mode, wrap?: NodeSet, lazy?: ReadonlySet<Node>): string {
   // a witness (batch mode): the node in a capture group of its own, see witnessesOf (compile.ts)
   if (wrap?.has(n)) return `(${emitNode(n, mode)})`;
   switch (n.t) {
@@ -434,13 +434,43 @@ function emitNode(n: Node, mode: Mode, wrap?: NodeSet): string {
       else if (n.max === -1) q = `{${n.min},}`;
       else if (n.max === n.min) q = `{${n.min}}`;
       else q = `{${n.min},${n.max}}`;
-      return atom + q + (n.lazy ? '?' : '');
+      return atom + q + (n.lazy || lazy?.has(n) ? '?' : '');
     }
   }
 }
 
-export function emitAlt(a: Alt, mode: Mode = 'named', wrap?: NodeSet): string {
-  return a.branches.map((b) => b.map((n) => emitNode(n, mode, wrap)).join('')).join('|');
+export function emitAlt(a: Alt, mode: Mode = 'named', wrap?: NodeSet, lazy?: ReadonlySet<Node>): string {
+  return a.branches.map((b) => b.map((n) => emitNode(n, mode, wrap, lazy)).join('')).join('|');
+}
+
+function capturesIn(n: Node, wrap?: NodeSet): boolean {
+  if (wrap?.has(n)) return true;
+  if (n.t === 'group') return !!n.name || n.alt.branches.some((b) => b.some((x) => capturesIn(x, wrap)));
+  if (n.t === 'repeat') return capturesIn(n.node, wrap);
+  return false;
+}
+
+/** Batch mode: the repeats of a top-level branch that stand after its last capture, to be
+ * emitted lazy. RE2 works out the captures over the matched span, and a greedy `.*` after the
+ * address runs that span to the end of the line (the referrer and user agent of an access log
+ * line) only to back off again. Nothing they match is captured, and making them lazy changes
+ * only where the match ends, not whether a branch matches at a place nor which way its
+ * captures went: with leftmost-first matching, the captures are those of the first path in
+ * priority order that can finish, and the repeats after the last capture only reorder the
+ * ways to finish. batch.ts reads the captures and ignores the rest of the line. */
+function tailRepeats(a: Alt, wrap?: NodeSet): Set<Node> {
+  const out = new Set<Node>();
+  for (const b of a.branches) {
+    let last = -1;
+    b.forEach((n, i) => {
+      if (capturesIn(n, wrap)) last = i;
+    });
+    for (let i = last + 1; i < b.length; i++) {
+      const n = b[i];
+      if (n.t === 'repeat' && !n.lazy && n.max === -1) out.add(n);
+    }
+  }
+  return out;
 }
 
 /** Translated RE2 source: global flags first, as Python applies them to the whole pattern.
@@ -453,7 +483,7 @@ export function toRe2Source(p: ParsedRegex, extraFlags = '', mode: Mode = 'named
     // the leftmost, the one a per-line search finds (batch.ts ignores any later one). Nothing
     // around the body: RE2 extracts captures over the matched span only, so the rest of the
     // line is not worth matching (it used to be, with ^[^\n]*? and [^\n]*, at twice the cost).
-    const body = emitAlt(p.alt, mode, witnesses);
+    const body = emitAlt(p.alt, mode, witnesses, tailRepeats(p.alt, witnesses));
     const f = flags.replace('m', '') + 'm';
     return `(?${f})(?:${body})`;
   }

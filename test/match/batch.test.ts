@@ -45,6 +45,32 @@ t.test('batch and line-by-line agree on tricky regexes', async (t) => {
   }
 });
 
+t.test('repeats after the last capture run lazy in batch mode, and the captures stay those of exec', async (t) => {
+  const lines = [
+    'hit 192.0.2.10 aXb aXcd end',
+    'hit 192.0.2.11 zz end end',
+    'hit 192.0.2.12 X',
+    'hit host.example.org Xy end Xz',
+    'miss 192.0.2.13 end',
+  ];
+  const cases: Array<[string[], boolean]> = [
+    // greedy .* before a capture decides where the capture starts: it stays greedy
+    [['^hit <HOST> .*X<F-TAIL>\\w+</F-TAIL>'], false],
+    // nothing captured after the .*: where the match ends is all that changes
+    [['^hit <HOST> .*end'], true],
+    [['^hit <HOST> \\S*X\\w*'], true],
+    [['^hit <HOST> .*X\\w+|^miss <F-ID>\\S+</F-ID>.*end'], true],
+    // a group that can match '' has a witness after it: the repeat after the witness only
+    [['^hit <HOST> (?:<F-USER>\\w*</F-USER>X)?.*end'], true],
+  ];
+  for (const [rs, lazy] of cases) {
+    const f = compileFilter(filterDef(rs));
+    t.ok(canBatch(f), `${rs.join(' | ')} runs in batch`);
+    t.equal(/\*\?/.test(f.failregex[0].batchSource ?? ''), lazy, `${rs.join(' | ')}: ${lazy ? 'a lazy tail' : 'left greedy'}`);
+    t.same(matchBatch(f, lines), lineByLine(f, lines), rs.join(' | '));
+  }
+});
+
 t.test('filters that need line-by-line matching are not batched', async (t) => {
   t.notOk(canBatch(compileFilter(filterDef('^a\\nb <HOST>', { maxlines: 2 }))));
   t.notOk(canBatch(compileFilter(filterDef('^(?s)a.b <HOST>'))));
