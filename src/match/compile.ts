@@ -306,26 +306,9 @@ function gateOf(f: { prefregex?: CompiledRegex; failregex: CompiledRegex[] }): G
 }
 
 /** Compiles a filter. Throws FilterRefused (RE2 cannot run it) or FilterInvalid (broken). */
-const compiledByDef = new WeakMap<FilterDef, CompiledFilter>();
-
-/** compileFilter with the default options, once per definition object. The daemon compiles
- * each jail's filter when it reads the configuration (to refuse a bad one with its file and
- * line) and the matcher pool needs the same compiled filter moments later: compiling twice cost
- * 4 ms on the way to a replay's first line (the bench's five web filters). A reload reads new
- * definition objects, so nothing stale is reused. */
-export function compileFilterOnce(def: FilterDef): CompiledFilter {
-  let c = compiledByDef.get(def);
-  if (!c) {
-    c = compileFilter(def);
-    compiledByDef.set(def, c);
-  }
-  return c;
-}
-
 export function compileFilter(def: FilterDef, opts: CompileOptions = {}): CompiledFilter {
   const builtinDir = opts.builtinDir ?? builtinFilterDir;
-  const maxlines = Math.max(1, Math.floor(def.maxlines || 1));
-  const multiline = maxlines > 1;
+  const multiline = maxlinesOf(def) > 1;
   const prefregex = def.prefregex && def.prefregex.value.trim() ? compileOne(def, def.prefregex, multiline, builtinDir) : undefined;
   const failregex = def.failregex.filter((s) => s.value.trim()).map((s) => compileOne(def, s, multiline, builtinDir));
   const ignoreregex = def.ignoreregex.filter((s) => s.value.trim()).map((s) => compileOne(def, s, multiline, builtinDir));
@@ -350,14 +333,34 @@ export function compileFilter(def: FilterDef, opts: CompileOptions = {}): Compil
   return assemble(def, prefregex, failregex, ignoreregex, zone);
 }
 
+function maxlinesOf(def: FilterDef): number {
+  return Math.max(1, Math.floor(def.maxlines || 1));
+}
+
 function assemble(def: FilterDef, prefregex: CompiledRegex | undefined, failregex: CompiledRegex[], ignoreregex: CompiledRegex[], zone: LogZone): CompiledFilter {
-  const maxlines = Math.max(1, Math.floor(def.maxlines || 1));
+  const maxlines = maxlinesOf(def);
   const patterns = def.datepattern?.map((d) => d.value);
   return {
     def, name: def.name, prefregex, failregex, ignoreregex, multiline: maxlines > 1, maxlines,
     gate: gateOf({ prefregex, failregex }), zone,
     newDateDetector: () => new DateDetector(patterns, zone),
   };
+}
+
+const compiledByDef = new WeakMap<FilterDef, CompiledFilter>();
+
+/** compileFilter with the default options, once per definition object. The daemon compiles
+ * each jail's filter when it reads the configuration (to refuse a bad one with its file and
+ * line) and the matcher pool needs the same compiled filter moments later: compiling twice cost
+ * 4 ms on the way to a replay's first line (the bench's five web filters). A reload reads new
+ * definition objects, so nothing stale is reused. */
+export function compileFilterOnce(def: FilterDef): CompiledFilter {
+  let c = compiledByDef.get(def);
+  if (!c) {
+    c = compileFilter(def);
+    compiledByDef.set(def, c);
+  }
+  return c;
 }
 
 // ---- plans: a compiled filter without its RE2 objects, for the matcher's workers --------------
