@@ -385,7 +385,7 @@ export class CompiledGroup {
     };
     if (deferred) out.deferred = deferred.finish();
     if (pending.some((p) => p !== null) && nf > 1 && !inOrder(evLine, evMeta)) {
-      const order = Array.from({ length: ne }, (_, i) => i).sort((a, b) => evLine[a] - evLine[b] || (evMeta[a] & ~NOFAIL_BIT) - (evMeta[b] & ~NOFAIL_BIT));
+      const order = lineOrder(evLine, evMeta, nf);
       const at = new Array<number>(ne);
       const hosts = new Array<string>(ne);
       for (let k = 0; k < ne; k++) {
@@ -408,6 +408,25 @@ export class CompiledGroup {
     if (runs.some((r) => !r.stateless)) out.state = { jails: runs.map((r) => (r.stateless ? null : r.state())) };
     return out;
   }
+}
+
+/** Event indexes in (line, jail) order, ties in the order recorded. As numbers sorted natively
+ * (line, jail and index packed into one double) rather than with a comparator: with several
+ * batched filters each chunk's events need this, and the comparator sort was ~0.1 ms of a
+ * worker's ~2.5 ms per chunk on scenario c (code that a short replay runs unoptimised). */
+function lineOrder(line: number[], meta: number[], nf: number): number[] {
+  const ne = line.length;
+  let maxLine = 0;
+  for (let i = 0; i < ne; i++) if (line[i] > maxLine) maxLine = line[i];
+  if ((maxLine + 1) * nf * ne >= 2 ** 53) {
+    return Array.from({ length: ne }, (_, i) => i).sort((a, b) => line[a] - line[b] || (meta[a] & ~NOFAIL_BIT) - (meta[b] & ~NOFAIL_BIT));
+  }
+  const keys = new Float64Array(ne);
+  for (let i = 0; i < ne; i++) keys[i] = (line[i] * nf + (meta[i] & ~NOFAIL_BIT)) * ne + i;
+  keys.sort();
+  const order = new Array<number>(ne);
+  for (let k = 0; k < ne; k++) order[k] = keys[k] % ne;
+  return order;
 }
 
 /** Events already in (line, jail) order: the usual case, which needs no sort. */

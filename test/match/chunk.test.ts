@@ -160,3 +160,23 @@ t.test('long runs of candidate lines are matched in several batches, in order', 
   t.same(r.matchesPerJail, [3333, 1667]);
   t.ok(r.events.every((e, i) => e.jail === (i % 3 ? 0 : 1) && e.host === `192.0.2.${i % 250}`), 'events keep line order');
 });
+
+t.test('events of several batched filters come out in line order, then jail order, captures with their event', async (t) => {
+  // the second filter's events are recorded first (its literal is on every line), the first's
+  // after: the chunk's events are put back in (line, jail) order
+  const g = group(filterDef('^<HOST> login user=<F-USER>\\S+</F-USER> failed'), filterDef('^<HOST> login'));
+  const lines: string[] = [];
+  const want: Array<[number, string, string | undefined]> = [];
+  for (let i = 0; i < 600; i++) {
+    const host = `198.18.${i % 200}.${1 + (i % 7)}`;
+    if (i % 4 === 0) {
+      lines.push(`${host} login user=u${i} failed`);
+      want.push([0, host, `u${i}`], [1, host, undefined]);
+    } else {
+      lines.push(`${host} login ok`);
+      want.push([1, host, undefined]);
+    }
+  }
+  const r = g.process(Buffer.from(lines.join('\n') + '\n'), ARRIVAL, undefined, { maxLineLength: 1000 });
+  t.same(r.events.map((e) => [e.jail, e.host, e.captures?.user]), want);
+});
