@@ -22,12 +22,18 @@ export interface FirstLine {
 export async function readFirstLine(handle: fsp.FileHandle): Promise<FirstLine> {
   const probe = Buffer.allocUnsafe(FIRST_LINE_PROBE);
   const { bytesRead } = await handle.read(probe, 0, FIRST_LINE_PROBE, 0);
-  const nl = probe.subarray(0, bytesRead).indexOf(NL);
+  return firstLineOf(probe.subarray(0, bytesRead));
+}
+
+/** The first line of a file from its first bytes (up to FIRST_LINE_PROBE of them). */
+function firstLineOf(start: Buffer): FirstLine {
+  const head = start.subarray(0, FIRST_LINE_PROBE);
+  const nl = head.indexOf(NL);
   let len: number;
   if (nl >= 0) len = nl + 1;
-  else if (bytesRead === FIRST_LINE_PROBE) len = FIRST_LINE_PROBE;
+  else if (head.length === FIRST_LINE_PROBE) len = FIRST_LINE_PROBE;
   else return { hash: '', len: 0 };
-  return { hash: createHash('sha1').update(probe.subarray(0, len)).digest('hex'), len };
+  return { hash: createHash('sha1').update(head.subarray(0, len)).digest('hex'), len };
 }
 
 export class FollowedFile {
@@ -35,6 +41,8 @@ export class FollowedFile {
   private readOffset = 0;
   /** offset just after the last line handed on: what is safe to persist */
   committed = 0;
+  /** reading started at offset 0 (the first line is then learnt from what is read) */
+  private readsFromZero = true;
   /** an incomplete last line, waiting for its newline; owned exclusively */
   private pending: Buffer | null = null;
   /** skipping the rest of a line we cut, or the tail of a line we started inside of */
@@ -78,6 +86,7 @@ export class FollowedFile {
   /** Start reading at `offset`. If that is not a line start, skip to the next line so that the
    * tail of a line is never taken for a whole line (log lines are attacker-controlled). */
   async startAt(offset: number): Promise<void> {
+    this.readsFromZero = offset === 0;
     this.readOffset = offset;
     this.committed = offset;
     this.pending = null;
@@ -94,7 +103,10 @@ export class FollowedFile {
    * that merely shrank is reported by readAvailable. */
   async checkRewritten(): Promise<boolean> {
     if (this.firstLine.hash === '') {
-      this.firstLine = await readFirstLine(this.handle);
+      // a file read from its start learns its first line from the bytes it reads (readAvailable):
+      // learnt here, it could be the first line of what replaced the file since, and the check
+      // would then pass a copytruncate-and-refill by
+      if (!this.readsFromZero) this.firstLine = await readFirstLine(this.handle);
       return false;
     }
     const len = this.firstLine.len;
@@ -147,6 +159,7 @@ export class FollowedFile {
       total += bytesRead;
       const end = pend + bytesRead;
       const base = this.readOffset - end; // file offset of buf[0]
+      if (base === 0 && this.firstLine.hash === '') this.firstLine = firstLineOf(buf.subarray(0, end));
       let start = 0;
       if (this.discarding) {
         const nl = buf.indexOf(NL);
