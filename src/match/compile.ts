@@ -337,12 +337,13 @@ function maxlinesOf(def: FilterDef): number {
   return Math.max(1, Math.floor(def.maxlines || 1));
 }
 
-function assemble(def: FilterDef, prefregex: CompiledRegex | undefined, failregex: CompiledRegex[], ignoreregex: CompiledRegex[], zone: LogZone): CompiledFilter {
+function assemble(def: FilterDef, prefregex: CompiledRegex | undefined, failregex: CompiledRegex[], ignoreregex: CompiledRegex[], zone: LogZone,
+  gate = gateOf({ prefregex, failregex })): CompiledFilter {
   const maxlines = maxlinesOf(def);
   const patterns = def.datepattern?.map((d) => d.value);
   return {
     def, name: def.name, prefregex, failregex, ignoreregex, multiline: maxlines > 1, maxlines,
-    gate: gateOf({ prefregex, failregex }), zone,
+    gate, zone,
     newDateDetector: () => new DateDetector(patterns, zone),
   };
 }
@@ -368,8 +369,8 @@ export function compileFilterOnce(def: FilterDef): CompiledFilter {
 /** A compiled regex without its RE2 objects (structured-cloneable). */
 export type RegexPlan = Omit<CompiledRegex, 're' | 'batch' | 'batchToEol'>;
 
-/** What a worker needs to rebuild a compiled filter: the parsing, translation and literal
- * analysis done once, on the main thread. A worker that compiled from the FilterDef itself took
+/** What a worker needs to rebuild a compiled filter: the parsing, translation, literal
+ * analysis and gate worked out once, on the main thread. A worker that compiled from the FilterDef itself took
  * 17-22 ms per start on the bench's five web filters (cold code, beside the first reads), the
  * critical path to a replay's first chunk; building only the RE2 objects takes ~2 ms. */
 export interface FilterPlan {
@@ -377,6 +378,8 @@ export interface FilterPlan {
   prefregex?: RegexPlan;
   failregex: RegexPlan[];
   ignoreregex: RegexPlan[];
+  /** the gate's literals arrive as Uint8Arrays (structured clone) */
+  gate: Gate | null;
 }
 
 function regexPlan(r: CompiledRegex): RegexPlan {
@@ -387,7 +390,17 @@ function regexPlan(r: CompiledRegex): RegexPlan {
 export function planOf(f: CompiledFilter): FilterPlan {
   return {
     def: f.def, prefregex: f.prefregex && regexPlan(f.prefregex),
-    failregex: f.failregex.map(regexPlan), ignoreregex: f.ignoreregex.map(regexPlan),
+    failregex: f.failregex.map(regexPlan), ignoreregex: f.ignoreregex.map(regexPlan), gate: f.gate,
+  };
+}
+
+/** Buffers again, after a structured clone made Uint8Arrays of them. */
+function gateFromPlan(g: Gate | null): Gate | null {
+  if (!g) return null;
+  const bufs = (xs: Uint8Array[]): Buffer[] => xs.map((x) => (Buffer.isBuffer(x) ? x : Buffer.from(x.buffer, x.byteOffset, x.byteLength)));
+  return {
+    anyOf: bufs(g.anyOf), caseInsensitive: g.caseInsensitive,
+    ...(g.also ? { also: g.also.map((c) => ({ anyOf: bufs(c.anyOf), caseInsensitive: c.caseInsensitive })) } : {}),
   };
 }
 
@@ -403,7 +416,7 @@ function regexFromPlan(p: RegexPlan): CompiledRegex {
  * also checked it: nothing here can fail on a plan made by planOf). */
 export function filterFromPlan(p: FilterPlan): CompiledFilter {
   return assemble(p.def, p.prefregex && regexFromPlan(p.prefregex), p.failregex.map(regexFromPlan),
-    p.ignoreregex.map(regexFromPlan), parseLogTimezone(p.def.logtimezone));
+    p.ignoreregex.map(regexFromPlan), parseLogTimezone(p.def.logtimezone), gateFromPlan(p.gate));
 }
 
 // ---- matching a line (after its date was cut) -----------------------------------------------
