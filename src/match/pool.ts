@@ -47,7 +47,7 @@ export class MatcherPool {
 
   /** Replaces the groups. Compiles each filter on this thread (or takes the daemon's check of it),
    * so a bad filter throws now (with its file and line) rather than in a worker; the workers
-   * compile their own copies at once (warm). */
+   * build their own copies from its plan at once (warm). */
   setGroups(groups: PoolGroup[]): void {
     const next = new Map<number, PoolGroupEntry>();
     for (const g of groups) {

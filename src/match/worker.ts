@@ -1,4 +1,5 @@
-// Piscina worker: compiles each group once per configuration version, then matches chunks.
+// Piscina worker: builds each group once per configuration version (from the plans of the
+// main thread's compile), then matches chunks.
 import { Piscina } from 'piscina';
 import { filterFromPlan, type FilterPlan } from './compile.js';
 import { warmDefaultTemplates } from './dates.js';
