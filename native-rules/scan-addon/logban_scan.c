@@ -85,6 +85,17 @@ typedef struct {
 	uint8_t vectors;
 } Scanner;
 
+/** The scanner may use AVX2 (its vectors setting allows it and this CPU has it). */
+static int uses_avx2(const Scanner *s)
+{
+#ifdef LB_X86
+	return s->vectors >= 2 && __builtin_cpu_supports("avx2");
+#else
+	(void)s;
+	return 0;
+#endif
+}
+
 static inline uint8_t lower(uint8_t c)
 {
 	return (c >= 'A' && c <= 'Z') ? (uint8_t)(c | 0x20) : c;
@@ -406,7 +417,7 @@ static Kernel kernel_of(const Scanner *s)
 {
 #ifdef LB_X86
 	if (s->bucketed) return KERNEL_BUCKETS;
-	if (s->vectors >= 2 && __builtin_cpu_supports("avx2")) return KERNEL_AVX2_PAIRS;
+	if (uses_avx2(s)) return KERNEL_AVX2_PAIRS;
 	if (s->vectors >= 1) return KERNEL_SSE2_PAIRS;
 #endif
 	return KERNEL_BYTES;
@@ -535,9 +546,8 @@ __attribute__((target("avx2,popcnt"))) static int walk_avx2(const uint8_t *buf, 
 static int walk(const Scanner *s, const uint8_t *buf, size_t n, const Hits *h, size_t max_len, Hits *out, Walked *w)
 {
 #ifdef LB_X86
-	if (s->vectors >= 2 && __builtin_cpu_supports("avx2")) return walk_avx2(buf, n, h, max_len, out, w);
+	if (uses_avx2(s)) return walk_avx2(buf, n, h, max_len, out, w);
 #endif
-	(void)s;
 	return walk_memchr(buf, n, h, max_len, out, w);
 }
 
@@ -613,12 +623,7 @@ static napi_value create(napi_env env, napi_callback_info info)
 	// the bucket scan where it applies, its pairs chosen by counts of adjacent bytes in the
 	// sample; else each literal's rare pair for the pair scan (the costlier choice: ~3.5 ms
 	// for 14 literals, which a replay's first chunk waited for)
-	s->bucketed = s->nlits >= 2 && s->nlits <= MAX_BUCKETED && s->vectors >= 2;
-#ifdef LB_X86
-	s->bucketed &= __builtin_cpu_supports("avx2") != 0;
-#else
-	s->bucketed = 0;
-#endif
+	s->bucketed = s->nlits >= 2 && s->nlits <= MAX_BUCKETED && uses_avx2(s);
 	for (uint32_t k = 0; k < s->nlits; k++) s->bucketed &= s->lits[k].len >= 2;
 	if (s->bucketed) {
 		uint32_t *grams = calloc(2 * 65536, sizeof *grams);

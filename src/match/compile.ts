@@ -105,6 +105,7 @@ function compileOne(def: FilterDef, s: Sourced, multiline: boolean, builtinDir: 
   }
   const canBeEmpty = namedGroupsCanBeEmpty(parsed.alt, parsed.groupNames.length);
   const { witnesses, always } = witnessesOf(parsed, canBeEmpty);
+  const witnessed = new Set(witnesses.values());
   let batch: RE2 | null = null;
   let batchSource: string | null = null;
   if (!multiline) {
@@ -139,7 +140,7 @@ function compileOne(def: FilterDef, s: Sourced, multiline: boolean, builtinDir: 
     literals: requiredLiterals(parsed.alt), clauses: requiredClauses(parsed.alt), leading: leadingTexts(parsed.alt),
     groupNames: parsed.groupNames, altGroups, canBeEmpty,
     batchSlots: batchSlotsOf(parsed, witnesses),
-    participationKnown: parsed.groupNames.map((_, g) => always.has(g) || [...witnesses.values()].includes(g)),
+    participationKnown: parsed.groupNames.map((_, g) => always.has(g) || witnessed.has(g)),
   };
 }
 
@@ -370,9 +371,10 @@ export function compileFilterOnce(def: FilterDef): CompiledFilter {
 export type RegexPlan = Omit<CompiledRegex, 're' | 'batch' | 'batchToEol'>;
 
 /** What a worker needs to rebuild a compiled filter: the parsing, translation, literal
- * analysis and gate worked out once, on the main thread. A worker that compiled from the FilterDef itself took
- * 17-22 ms per start on the bench's five web filters (cold code, beside the first reads), the
- * critical path to a replay's first chunk; building only the RE2 objects takes ~2 ms. */
+ * analysis and gate worked out once, on the main thread. A worker that compiled from the
+ * FilterDef itself took 17-22 ms per start on the bench's five web filters (cold code, beside
+ * the first reads), the critical path to a replay's first chunk; building only the RE2 objects
+ * takes ~2 ms. */
 export interface FilterPlan {
   def: FilterDef;
   prefregex?: RegexPlan;
