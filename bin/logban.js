@@ -1,8 +1,13 @@
-#!/usr/bin/env -S node --max-semi-space-size=2
+#!/usr/bin/env -S node --max-semi-space-size=2 --v8-pool-size=1
 // The main thread runs with a 2 MB young generation instead of V8's 16 MB: its garbage is
 // short-lived per chunk, and the larger one was ~50 MB of a daemon's RSS (1M tracked addresses:
-// peak RSS median 299 -> 246 MB over 9 runs, replay no slower). `npm start` and the benchmark
-// pass the same flag; `node bin/logban.js` without it works too, with the larger heap.
+// peak RSS median 299 -> 246 MB over 9 runs, replay no slower).
+// One V8 background thread instead of four: the matcher pool already runs a worker per core,
+// and V8's helpers (parallel scavenges, concurrent marking and compiles of three isolates)
+// only competed with it for the same cores (replay, interleaved: a -6%, b -2%, the 1M
+// addresses one -5% with no more RSS; bench/profile/README.md).
+// `npm start` and the benchmark pass the same flags; `node bin/logban.js` without them works
+// too, with the larger heap and V8's default helpers.
 // Entry point; the CLI lives in src/cli/main.ts (compiled to dist/ by `npm install`).
 import { setFlagsFromString } from 'node:v8';
 

@@ -34,7 +34,7 @@ t.test('logban --help lists every command and exits 0', async (t) => {
 
 t.test('bin/logban.js runs by itself, as the installed `logban` and the systemd unit run it', async (t) => {
   // its #! line passes Node options (env -S): it must work where `env` is coreutils' 8.30 or later
-  t.match(fs.readFileSync(cliPath, 'utf8').split('\n', 1)[0], /^#!\/usr\/bin\/env -S node --max-semi-space-size=\d+$/);
+  t.match(fs.readFileSync(cliPath, 'utf8').split('\n', 1)[0], /^#!\/usr\/bin\/env -S node --max-semi-space-size=\d+ --v8-pool-size=\d+$/);
   const r = await runProcess('env', ['-u', 'NODE_OPTIONS', cliPath, '--version'], { timeoutMs: 30_000 });
   t.equal(r.code, 0, r.stderr);
   t.equal(r.stdout.trim(), '0.1.0');
