@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 // Builds the native parts during `npm install`: the XDP program (clang -target bpf), the bpf()
-// addon (node-gyp), both needed only by the XDP backend, and the literal scan addon (node-gyp),
-// which only makes the matcher's prefilter faster. A machine without clang or a C compiler
-// still installs: the step says what is missing; the XDP backend refuses to start until
-// `npm run build:native` succeeds, and the matcher scans with RE2 instead.
+// addon (node-gyp), both needed only by the XDP backend, the literal scan addon and the native
+// line matcher (node-gyp), which only make the matcher faster. A machine without clang or a C
+// compiler still installs: the step says what is missing; the XDP backend refuses to start
+// until `npm run build:native` succeeds, and the matcher uses node-re2 alone instead.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -39,5 +39,7 @@ const nodedir = process.env.npm_config_nodedir || (existsSync('/usr/include/node
 const gypArgs = (dir) => ['rebuild', '--silent', '--directory', dir, ...(nodedir ? [`--nodedir=${nodedir}`] : [])];
 run('the bpf addon', gyp, gypArgs('native-rules/bpf-addon'));
 run('the literal scan addon', gyp, gypArgs('native-rules/scan-addon'), 'the matcher scans for literals with RE2 instead (slower, same results)');
+// RE2 again, from node-re2's own sources (about a minute on two cores)
+run('the native line matcher', gyp, [...gypArgs('native-rules/re2-lines'), '-j', 'max'], 'the matcher runs RE2 through node-re2 instead (slower, same results)');
 
 process.exit(strict && failed ? 1 : 0);

@@ -5,6 +5,7 @@
 // result objects, which cost more than the match itself, are never built.
 import { groupsOf, hostOf, mayMatch, userCaptures, type CompiledFilter, type CompiledRegex, type Groups } from './compile.js';
 import type { LineVerdict } from './matcher.js';
+import { nativeGroups } from './native-lines.js';
 
 // Input lines never hold NUL (chunk.ts skips such lines), so MARK starts our text; captures
 // are separated by SEP and end at TERM, unambiguous unless a line holds SEP or TERM itself.
@@ -30,7 +31,19 @@ export function matchBatch(f: CompiledFilter, lines: readonly string[]): LineVer
     let template = MARK;
     for (let k = 1; k <= slots.length; k++) template += (k > 1 ? SEP : '') + '$' + k;
     template += TERM;
-    const joined = open.map((i) => lines[i]).join('\n');
+    const texts = open.map((i) => lines[i]);
+    const native = nativeGroups(r, texts);
+    if (native) {
+      const still: number[] = [];
+      for (let k = 0; k < open.length; k++) {
+        const g = native[k];
+        if (g) verdicts[open[k]] = verdictOf(f, ri, texts[k], g);
+        else still.push(open[k]);
+      }
+      open = still;
+      continue;
+    }
+    const joined = texts.join('\n');
     // lines holding SEP or TERM (never in real logs) are matched one by one
     const odd = joined.includes(SEP) || joined.includes(TERM);
     r.batch!.lastIndex = 0;
@@ -104,6 +117,8 @@ function lineByLine(f: CompiledFilter, ri: number, line: string): LineVerdict | 
  * empty capture from a group that did not take part (and an empty <F-MLFID> is still a
  * connection id, an empty user still a user). */
 export function batchGroups(r: CompiledRegex, lines: readonly string[]): Array<Groups | null> {
+  const native = nativeGroups(r, lines);
+  if (native) return native;
   const out: Array<Groups | null> = new Array(lines.length).fill(null);
   const names = r.groupNames;
   // the template writes every capture group of the batch regex: the named ones and the witnesses

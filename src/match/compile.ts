@@ -6,7 +6,7 @@ import type { FilterDef, Sourced } from '../types.js';
 import { DateDetector, DatePatternError, parseLogTimezone, type LogZone } from './dates.js';
 import { FilterInvalid, FilterRefused, builtinFilterDir } from './errors.js';
 import { leadingTexts, requiredClauses, requiredLiterals, type Requirement } from './literal.js';
-import { NotBatchable, parsePythonRegex, RegexRefusal, toRe2Source, type Alt, type Node, type ParsedRegex } from './pyregex.js';
+import { NotBatchable, parsePythonRegex, RegexRefusal, toLineSource, toRe2Source, type Alt, type Node, type ParsedRegex } from './pyregex.js';
 import { expandTags, groupNameOfTag } from './tags.js';
 
 export interface CompileOptions {
@@ -33,6 +33,10 @@ export interface CompiledRegex {
    * it. The group runs on to the end of the line, left in place after the replacement (batch.ts). */
   batchToEol: RE2 | null;
   batchToEolSource: string | null;
+  /** batchSource / batchToEolSource for one line at a time (no (?m)), the same capture groups
+   * (batchSlots): what the native line matcher runs (native-lines.ts) */
+  lineSource: string | null;
+  lineToEolSource: string | null;
   literals: Requirement | null;
   /** every requirement a match meets at once (literals is the best of them) */
   clauses: Requirement[];
@@ -108,25 +112,31 @@ function compileOne(def: FilterDef, s: Sourced, multiline: boolean, builtinDir: 
   const witnessed = new Set(witnesses.values());
   let batch: RE2 | null = null;
   let batchSource: string | null = null;
+  let lineSource: string | null = null;
   if (!multiline) {
     try {
       batchSource = toRe2Source(parsed, '', 'batch', witnesses);
       batch = new RE2(batchSource, 'g');
+      lineSource = toLineSource(parsed, witnesses);
     } catch (e) {
       if (!(e instanceof NotBatchable || e instanceof SyntaxError)) throw e;
       batchSource = null;
+      lineSource = null;
     }
   }
   let batchToEol: RE2 | null = null;
   let batchToEolSource: string | null = null;
+  let lineToEolSource: string | null = null;
   const short = batch ? cutToEol(parsed) : null;
   if (short) {
     try {
       batchToEolSource = toRe2Source(short, '', 'batch', witnesses);
       batchToEol = new RE2(batchToEolSource, 'g');
+      lineToEolSource = toLineSource(short, witnesses);
     } catch (e) {
       if (!(e instanceof NotBatchable || e instanceof SyntaxError)) throw e;
       batchToEolSource = null;
+      lineToEolSource = null;
     }
   }
   const altGroups: Array<[string, string]> = [];
@@ -136,7 +146,7 @@ function compileOne(def: FilterDef, s: Sourced, multiline: boolean, builtinDir: 
   }
   altGroups.sort();
   return {
-    source: s.value, file: s.file, line: s.line, re, reSource, re2Source, batch, batchSource, batchToEol, batchToEolSource,
+    source: s.value, file: s.file, line: s.line, re, reSource, re2Source, batch, batchSource, batchToEol, batchToEolSource, lineSource, lineToEolSource,
     literals: requiredLiterals(parsed.alt), clauses: requiredClauses(parsed.alt), leading: leadingTexts(parsed.alt),
     groupNames: parsed.groupNames, altGroups, canBeEmpty,
     batchSlots: batchSlotsOf(parsed, witnesses),

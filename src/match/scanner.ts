@@ -8,11 +8,8 @@
 // whenever it is built. Without it: RE2 over the alternation of the literals, one DFA pass
 // (about 0.65 GB/s here whatever their number), or indexOf for up to four case-sensitive ones
 // (one pass each at about 3.1 GB/s).
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import RE2 from 're2';
+import { loadNativeAddon } from './native-addon.js';
 
 export interface ScanLiteral {
   text: string;
@@ -49,24 +46,14 @@ interface ScanAddon {
  * AVX2), a rare byte pair per literal (AVX2 or SSE2), or byte by byte (tests only). */
 export type NativeKernel = 'buckets' | 'pairs-avx2' | 'pairs-sse2' | 'bytes';
 
-/** The compiled addon, relative to the repository root (dist/src/match -> 3 levels up). */
-const addonPath = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..',
-  'native-rules', 'scan-addon', 'build', 'Release', 'logban_scan.node');
 let addon: ScanAddon | null | undefined;
 
 /** The native scanner, or null when it is not built (`npm run build:native`), the machine is
  * not x86 (no vectors: slower than RE2), or LOGBAN_NATIVE_SCAN=0 turns it off (to compare). */
 export function scanAddon(): ScanAddon | null {
   if (addon === undefined) {
-    addon = null;
-    if (process.env.LOGBAN_NATIVE_SCAN !== '0' && existsSync(addonPath)) {
-      try {
-        const a = createRequire(import.meta.url)(addonPath) as ScanAddon;
-        if (a.vectors > 0) addon = a;
-      } catch {
-        addon = null; // built for another Node: the JavaScript scan does the same work
-      }
-    }
+    const a = loadNativeAddon<ScanAddon>('scan-addon', 'logban_scan', 'LOGBAN_NATIVE_SCAN');
+    addon = a && a.vectors > 0 ? a : null;
   }
   return addon;
 }

@@ -1,6 +1,6 @@
 // Batch matching (all candidate lines of a chunk in one RE2 search per regex) must give the very
 // verdicts that matching line by line gives.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { compileFilter, groupsOf, type CompiledFilter } from '../../src/match/compile.js';
 import { batchGroups, canBatch, firstMatches, matchBatch } from '../../src/match/batch.js';
@@ -8,12 +8,29 @@ import { bundledConfig } from '../helpers/paths.js';
 import { FilterRun } from '../../src/match/matcher.js';
 import { loadFilter } from '../../src/config/load.js';
 import { filterDef, src } from './filter-def.js';
+import { lineAddon, useNativeLines } from '../../src/match/native-lines.js';
+
+/** Each test runs twice: through node-re2's batches (one search over joined lines), and
+ * through the native line matcher (native-rules/re2-lines), which CI builds. */
+function both(name: string, opts: { skip?: string | false }, fn: (t: Test) => Promise<void>): void {
+  for (const native of [false, true]) {
+    t.test(`${name} [${native ? 'native lines' : 'node-re2 batches'}]`, opts, async (t) => {
+      if (native) t.ok(lineAddon(), 'the native line matcher is built');
+      useNativeLines(native);
+      try {
+        await fn(t);
+      } finally {
+        useNativeLines(true);
+      }
+    });
+  }
+}
 
 function lineByLine(f: CompiledFilter, lines: string[]) {
   return lines.map((l) => new FilterRun(f).processLine(l, 0));
 }
 
-t.test('batch and line-by-line agree on tricky regexes', async (t) => {
+both('batch and line-by-line agree on tricky regexes', {}, async (t) => {
   const lines = [
     'auth fail user=bob from 192.0.2.1 port 22',
     'auth fail user= from 192.0.2.2 port 22',
@@ -45,7 +62,7 @@ t.test('batch and line-by-line agree on tricky regexes', async (t) => {
   }
 });
 
-t.test('repeats after the last capture run lazy in batch mode, and the captures stay those of exec', async (t) => {
+both('repeats after the last capture run lazy in batch mode, and the captures stay those of exec', {}, async (t) => {
   const lines = [
     'hit 192.0.2.10 aXb aXcd end',
     'hit 192.0.2.11 zz end end',
@@ -71,7 +88,7 @@ t.test('repeats after the last capture run lazy in batch mode, and the captures 
   }
 });
 
-t.test('filters that need line-by-line matching are not batched', async (t) => {
+both('filters that need line-by-line matching are not batched', {}, async (t) => {
   t.notOk(canBatch(compileFilter(filterDef('^a\\nb <HOST>', { maxlines: 2 }))));
   t.notOk(canBatch(compileFilter(filterDef('^(?s)a.b <HOST>'))));
   t.notOk(canBatch(compileFilter(filterDef('^a[\\W]b <HOST>'))));
@@ -81,7 +98,7 @@ t.test('filters that need line-by-line matching are not batched', async (t) => {
 
 const ETC = '/etc/fail2ban';
 const LOGS = '/usr/lib/python3/dist-packages/fail2ban/tests/files/logs';
-t.test('batch and line-by-line agree on every stock filter that batches, over its sample log', { skip: !existsSync(LOGS) && 'fail2ban not installed' }, async (t) => {
+both('batch and line-by-line agree on every stock filter that batches, over its sample log', { skip: !existsSync(LOGS) && 'fail2ban not installed' }, async (t) => {
   let compared = 0;
   for (const file of readdirSync(`${ETC}/filter.d`)) {
     const name = file.replace(/\.conf$/, '');
@@ -104,7 +121,7 @@ t.test('batch and line-by-line agree on every stock filter that batches, over it
   t.ok(compared >= 20, `${compared} stock filters compared`);
 });
 
-t.test('a prefregex ending in (.+)$ is batched to its header only, with the same groups', async (t) => {
+both('a prefregex ending in (.+)$ is batched to its header only, with the same groups', {}, async (t) => {
   const f = compileFilter(filterDef('^Failed password for \\S+ from <HOST> port \\d+', {
     prefregex: src('^\\w{3} [ \\d]\\d \\d\\d:\\d\\d:\\d\\d (?P<host>\\S+) (?P<proc>sshd)(?:\\[(?P<pid>\\d+)\\])?: <F-CONTENT>.+</F-CONTENT>$'),
   }));
@@ -127,7 +144,7 @@ t.test('a prefregex ending in (.+)$ is batched to its header only, with the same
   t.same(batched, single, 'every line: same match, same captures, the tail included');
 });
 
-t.test('firstMatches sorts texts out by their start and literals, and finds what exec finds', async (t) => {
+both('firstMatches sorts texts out by their start and literals, and finds what exec finds', {}, async (t) => {
   const f = compileFilter(loadFilter(bundledConfig, 'sshd', { mode: 'aggressive' }));
   t.ok(f.failregex.filter((r) => r.leading).length >= 10, 'most sshd regexes are anchored at a fixed text');
   const texts = [
@@ -159,7 +176,7 @@ t.test('firstMatches sorts texts out by their start and literals, and finds what
   t.ok(got.filter(Boolean).length >= 10, 'the texts do exercise the regexes');
 });
 
-t.test('groups that can match empty: taking no part and matching empty stay apart, in one batch', async (t) => {
+both('groups that can match empty: taking no part and matching empty stay apart, in one batch', {}, async (t) => {
   const f = compileFilter(filterDef([
     '^(?:Connection closed|Disconnected) (?:by|from)(?: (?:invalid|authenticating) user <F-USER>\\S+|.*?</F-USER>)? <HOST>(?: port \\d+)?$',
     '^conn <F-MLFID>\\w*</F-MLFID>: <F-NOFAIL>(?:ok|)</F-NOFAIL> from <HOST>',
@@ -195,7 +212,7 @@ t.test('groups that can match empty: taking no part and matching empty stay apar
   t.equal(m[4]?.nofail, '');
 });
 
-t.test('witnesses: the batch output itself tells "took no part" from "matched empty"', async (t) => {
+both('witnesses: the batch output itself tells "took no part" from "matched empty"', {}, async (t) => {
   const f = compileFilter(filterDef([
     // the user's optional branch holds plain characters: one of them is captured as its witness
     '^(?:Connection closed|Disconnected) (?:by|from)(?: (?:invalid|authenticating) user <F-USER>\\S+|.*?</F-USER>)? <HOST>(?: port \\d+)?$',
