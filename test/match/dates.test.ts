@@ -1,5 +1,5 @@
 import t from 'tap';
-import { DateDetector, parseLogTimezone, DatePatternError, warmDefaultTemplates } from '../../src/match/dates.js';
+import { DateDetector, parseLogTimezone, DatePatternError, warmDefaultTemplates, withoutNamedGroups } from '../../src/match/dates.js';
 
 const NOW = Date.UTC(2024, 5, 15, 12, 0, 0) / 1000; // 2024-06-15T12:00:00Z
 const utc = (...a: [number, number, number, number, number, number]): number => Date.UTC(a[0], a[1] - 1, a[2], a[3], a[4], a[5]) / 1000;
@@ -107,4 +107,31 @@ t.test('warming the default templates changes no result, and a warmed first line
   const after = lines.map((l) => new DateDetector(undefined, null).detect(l, NOW));
   t.same(after, before);
   t.ok(before.slice(0, 5).every((h) => h !== null && h.time !== null), 'each line but the last has a date');
+});
+
+t.test('lean template regexes: named groups made plain, backreferences renumbered, nothing else touched', async (t) => {
+  t.equal(withoutNamedGroups(String.raw`^((?<b>jan|feb) (?<d>\d+))$`), String.raw`^((?:jan|feb) (?:\d+))$`);
+  const apache = String.raw`((?<d>\d\d)(?<_sep>[-/])(?<b>\w+)\k<_sep>(?<Y>\d{4}))`;
+  const lean = withoutNamedGroups(apache);
+  t.equal(lean, String.raw`((?:\d\d)([-/])(?:\w+)(?:\2)(?:\d{4}))`, 'the referred group keeps a number');
+  t.ok(new RegExp(lean).test('10/Oct/2000') && !new RegExp(lean).test('10/Oct-2000'), 'and the backreference still holds');
+  t.equal(withoutNamedGroups(String.raw`(?<=x)(?<!y)[(?<a>)]\(?<b>)(a)`), String.raw`(?<=x)(?<!y)[(?<a>)]\(?<b>)(a)`, 'lookbehinds, classes, escapes');
+});
+
+t.test('one detector over many lines (lean regexes, the parse cache) gives what a fresh one gives each line', async (t) => {
+  const lines = [
+    '192.0.2.1 - - [10/Oct/2000:13:55:36 -0700] "GET / HTTP/1.0" 200 1',
+    '192.0.2.1 - - [10/Oct/2000:13:55:36 -0700] "GET /a HTTP/1.0" 200 1',
+    '192.0.2.1 - - [10/Oct/2000:13:55:37 -0700] "GET / HTTP/1.0" 200 1',
+    '192.0.2.1 - - [11-Oct-2000:13:55:37 -0700] "GET / HTTP/1.0" 200 1',
+    '192.0.2.1 - - [11/Oct-2000:13:55:37 -0700] "GET / HTTP/1.0" 200 1',
+    'Jun 15 11:59:59 host sshd[1]: x', 'Jun 15 11:59:59 host sshd[2]: y', 'Jun 14 11:59:59 host sshd[2]: y',
+    'Sun Jun 15 11:59:59 2024 host x', 'Jun 15 11:59:59.123 host x', '2024-06-15 11:59:58 host x',
+    '2024-06-15T11:59:58.5+02:00 host x', '1718452798 host x', 'no date', 'Jun 15 11:59:59 host z',
+  ];
+  const one = new DateDetector(undefined, parseLogTimezone('UTC'));
+  const got = lines.map((l) => one.detect(l, NOW));
+  const fresh = lines.map((l) => new DateDetector(undefined, parseLogTimezone('UTC')).detect(l, NOW));
+  t.same(got, fresh);
+  t.ok(got.filter((h) => h?.time).length >= 13, 'the lines do carry dates');
 });
