@@ -9,8 +9,10 @@ import type { CompiledFilter, Groups } from './compile.js';
 import { FilterRun } from './matcher.js';
 import type { DeferredWire } from './wire.js';
 
-/** Separates names and values in a record; a value holding it (or '\n') travels in `odd`. */
+/** Separates the groups of a record; a value holding it (or '\n') travels in `odd`. */
 const SEP = '\u0001';
+/** A group's name is written as one character, NAME0 + its index in the chunk's `names`. */
+const NAME0 = 0x20;
 
 /** The worker's half: a chunk's deferred lines, encoded as DeferredWire. */
 export class DeferredWriter {
@@ -22,6 +24,10 @@ export class DeferredWriter {
   private buf: Buffer | null = null;
   private len = 0;
   private readonly odd: Array<[number, Groups]> = [];
+  /** group names by their code: a handful per filter, where writing each name out was a
+   * third of a record's bytes and the main thread looked every one up again */
+  private readonly names: string[] = [];
+  private readonly codes = new Map<string, string>();
 
   /** Line `lineNo` matched failregex `ri` of jail `jail` with these (prefregex + failregex) groups. */
   push(jail: number, lineNo: number, ri: number, time: number, groups: Groups): void {
@@ -31,7 +37,7 @@ export class DeferredWriter {
       const v = groups[name];
       if (v === undefined) continue;
       if (v.includes(SEP) || v.includes('\n')) odd = true;
-      enc += (enc ? SEP : '') + name + SEP + v;
+      enc += (enc ? SEP : '') + this.codeOf(name) + v;
     }
     if (odd) {
       this.odd.push([this.line.length, groups]);
@@ -40,9 +46,9 @@ export class DeferredWriter {
     this.line.push(lineNo);
     this.meta.push((jail | (ri << 16)) >>> 0);
     this.time.push(time);
-    const need = this.len + Buffer.byteLength(enc) + 1;
-    if (!this.buf || need > this.buf.length) {
-      const next = Buffer.allocUnsafeSlow(Math.max(64 * 1024, need * 2));
+    const most = this.len + 3 * enc.length + 1; // UTF-8 takes at most 3 bytes a UTF-16 unit
+    if (!this.buf || most > this.buf.length) {
+      const next = Buffer.allocUnsafeSlow(Math.max(64 * 1024, most * 2));
       if (this.buf) this.buf.copy(next, 0, 0, this.len);
       this.buf = next;
     }
@@ -50,10 +56,21 @@ export class DeferredWriter {
     this.len += this.buf.write(enc, this.len, 'utf8');
   }
 
+  private codeOf(name: string): string {
+    let c = this.codes.get(name);
+    if (c === undefined) {
+      c = String.fromCharCode(NAME0 + this.names.length);
+      this.names.push(name);
+      this.codes.set(name, c);
+    }
+    return c;
+  }
+
   finish(): DeferredWire {
     return {
       line: Int32Array.from(this.line), meta: Uint32Array.from(this.meta), time: Float64Array.from(this.time),
-      groups: this.buf ? new Uint8Array(this.buf.buffer, this.buf.byteOffset, this.len) : new Uint8Array(0), odd: this.odd,
+      groups: this.buf ? new Uint8Array(this.buf.buffer, this.buf.byteOffset, this.len) : new Uint8Array(0),
+      names: this.names, odd: this.odd,
     };
   }
 }
@@ -92,14 +109,12 @@ export class DeferredMerger {
       starts[i] = i < n ? p + 1 : text.length + 1;
     }
     const odd = new Map(d.odd);
-    // each jail's records are in line order, the jails' batches one after another: visit them
-    // by (line, jail), which keeps every jail's order
-    const order = Array.from({ length: n }, (_, i) => i);
-    order.sort((a, b) => d.line[a] - d.line[b] || (d.meta[a] & 0xffff) - (d.meta[b] & 0xffff));
-    for (const i of order) {
+    const order = recordOrder(d);
+    for (let k = 0; k < n; k++) {
+      const i = order ? order[k] : k;
       const jail = d.meta[i] & 0xffff;
       const ri = d.meta[i] >>> 16;
-      const groups = odd.get(i) ?? decodeGroups(text, starts[i], starts[i + 1] - 1);
+      const groups = odd.get(i) ?? decodeGroups(text, starts[i], starts[i + 1] - 1, d.names);
       const v = this.runs[jail].finishMerged(ri, groups, d.time[i]);
       const fail = v.failure;
       if (!fail) continue;
@@ -116,16 +131,29 @@ export class DeferredMerger {
   }
 }
 
-/** The record in text[from, to): name SEP value SEP name SEP value..., read in place. */
-function decodeGroups(text: string, from: number, to: number): Groups {
+/** The order to complete a chunk's records in: by (line, jail). Each jail's records are in line
+ * order and the jails' batches come one after another, so with one jail (sshd) they are in
+ * order already: null then (sorting them anyway was a fifth of the main thread's step). */
+function recordOrder(d: DeferredWire): number[] | null {
+  const n = d.line.length;
+  let sorted = true;
+  for (let i = 1; i < n && sorted; i++) {
+    sorted = d.line[i - 1] < d.line[i] || (d.line[i - 1] === d.line[i] && (d.meta[i - 1] & 0xffff) <= (d.meta[i] & 0xffff));
+  }
+  if (sorted) return null;
+  const order = Array.from({ length: n }, (_, i) => i);
+  order.sort((a, b) => d.line[a] - d.line[b] || (d.meta[a] & 0xffff) - (d.meta[b] & 0xffff));
+  return order;
+}
+
+/** The record in text[from, to): (name code, value) pairs separated by SEP, read in place. */
+function decodeGroups(text: string, from: number, to: number, names: readonly string[]): Groups {
   const g: Groups = {};
   let p = from;
   while (p < to) {
-    const a = text.indexOf(SEP, p);
-    if (a < 0 || a >= to) break;
-    let b = text.indexOf(SEP, a + 1);
+    let b = text.indexOf(SEP, p);
     if (b < 0 || b > to) b = to;
-    g[text.slice(p, a)] = text.slice(a + 1, b);
+    g[names[text.charCodeAt(p) - NAME0]] = text.slice(p + 1, b);
     p = b + 1;
   }
   return g;

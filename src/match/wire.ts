@@ -37,9 +37,11 @@ export interface DeferredWire {
   /** jail index | failregex index << 16 */
   meta: Uint32Array;
   time: Float64Array;
-  /** per record its groups as name SEP value SEP name SEP value..., UTF-8 (merge.ts); records
-   * joined by '\n'; empty for a record in `odd` */
+  /** per record its groups as (name code, value) pairs separated by SEP, UTF-8 (merge.ts);
+   * records joined by '\n'; empty for a record in `odd` */
   groups: Uint8Array;
+  /** group names by code (code - NAME0) */
+  names: string[];
   /** records whose values hold SEP or '\n': [record index, groups] */
   odd: Array<[number, Groups]>;
 }
