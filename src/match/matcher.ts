@@ -53,6 +53,8 @@ export function contentOf(rest: string, pre: Groups): string {
 export class FilterRun {
   private lines: string[];
   private readonly mlfid: Map<string, MlfidEntry>;
+  /** the line time of the last sweep of expired connection entries */
+  private sweptAt = NaN;
 
   constructor(
     readonly filter: CompiledFilter,
@@ -182,9 +184,14 @@ export class FilterRun {
   // gone is set to undefined, which every reader treats as absent, rather than deleted: delete
   // turns each group object into a dictionary, slow for every later access (sshd's main thread).
   private mergeFailure(mlfid: string, fail: Groups, time: number): Groups {
-    for (const [k, e] of this.mlfid) {
-      if (e.time >= time - MLFID_TTL) break;
-      this.mlfid.delete(k);
+    // entries are in creation order and made with the time of their line: once swept at a
+    // time, none expires before the time changes (a sweep per line cost an iterator each)
+    if (time !== this.sweptAt) {
+      for (const [k, e] of this.mlfid) {
+        if (e.time >= time - MLFID_TTL) break;
+        this.mlfid.delete(k);
+      }
+      this.sweptAt = time;
     }
     const entry = this.mlfid.get(mlfid);
     let flags = 0;
