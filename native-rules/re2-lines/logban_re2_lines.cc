@@ -25,9 +25,15 @@ namespace {
 struct LineRegex {
   re2::RE2 re;
   int groups;
+  /** lines searched and lines matched so far (see match_lines: testing first) */
+  uint64_t tries = 0;
+  uint64_t hits = 0;
   LineRegex(const std::string &pattern, const re2::RE2::Options &opts)
       : re(pattern, opts), groups(re.NumberOfCapturingGroups()) {}
 };
+
+/** Lines searched before the hit rate decides whether to test first. */
+constexpr uint64_t kWarmTries = 256;
 
 #define CHECK(call)                                                             \
   do {                                                                          \
@@ -147,12 +153,21 @@ napi_value match_lines(napi_env env, napi_callback_info info) {
   CHECK(napi_create_typedarray(env, napi_int32_array, lines * per, ab, 0, &out));
   int32_t *o = static_cast<int32_t *>(odata);
   std::vector<re2::StringPiece> sub(r->groups + 1);
+  // Asked for captures, RE2 runs a regex anchored at the start straight through its
+  // backtracker (no DFA first): fast on a line that matches, but a line that does not costs as
+  // much (1.2 us against 0.2 us for the DFA's "no" on sshd's lines). A regex that misses more
+  // often than it hits is tested with the DFA first, and searched for captures only on a hit.
+  const bool test_first = r->tries >= kWarmTries && r->hits * 2 < r->tries;
   size_t start = 0;
   for (size_t line = 0; line < lines; line++, o += per) {
     const char *nl = static_cast<const char *>(std::memchr(text + start, '\n', n - start));
     const size_t end = nl ? static_cast<size_t>(nl - text) : n;
     const re2::StringPiece piece(text + start, end - start);
-    if (r->re.Match(piece, 0, piece.size(), re2::RE2::UNANCHORED, sub.data(), r->groups + 1)) {
+    r->tries++;
+    const bool hit = (!test_first || r->re.Match(piece, 0, piece.size(), re2::RE2::UNANCHORED, nullptr, 0)) &&
+                     r->re.Match(piece, 0, piece.size(), re2::RE2::UNANCHORED, sub.data(), r->groups + 1);
+    if (hit) {
+      r->hits++;
       // a line with bytes above 0x7f counts its offsets in UTF-16 units (ASCII: the same)
       bool wide = false;
       if (utf16) {
