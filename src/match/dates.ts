@@ -302,7 +302,12 @@ function patternTemplate(pattern: string): Template {
   const re = compileRe(source, flags, pattern, !wrapped);
   // only where group 1 is our wrapper: a pattern's own first group may be a named one
   const leanSource = wrapped ? withoutNamedGroups(source) : source;
-  const lean = leanSource === source ? re : compileRe(leanSource, flags, pattern);
+  let lean = re;
+  try {
+    if (leanSource !== source) lean = new RegExp(leanSource, flags);
+  } catch {
+    lean = re; // cannot happen (the rewrite keeps the syntax); the full regex does the same work
+  }
   return { name: pattern, re, lean, kind: 'pattern', valueGroup: 1, lineBegin, groupAtEnd: wrapped };
 }
 
