@@ -26,11 +26,6 @@ export function matchBatch(f: CompiledFilter, lines: readonly string[]): LineVer
   let open: number[] = lines.map((_, i) => i);
   for (let ri = 0; ri < f.failregex.length && open.length; ri++) {
     const r = f.failregex[ri];
-    const names = r.groupNames;
-    const slots = r.batchSlots; // capture groups of the batch regex, witnesses included
-    let template = MARK;
-    for (let k = 1; k <= slots.length; k++) template += (k > 1 ? SEP : '') + '$' + k;
-    template += TERM;
     const texts = open.map((i) => lines[i]);
     const native = nativeGroups(r, texts);
     if (native) {
@@ -43,6 +38,11 @@ export function matchBatch(f: CompiledFilter, lines: readonly string[]): LineVer
       open = still;
       continue;
     }
+    const names = r.groupNames;
+    const slots = r.batchSlots; // capture groups of the batch regex, witnesses included
+    let template = MARK;
+    for (let k = 1; k <= slots.length; k++) template += (k > 1 ? SEP : '') + '$' + k;
+    template += TERM;
     const joined = texts.join('\n');
     // lines holding SEP or TERM (never in real logs) are matched one by one
     const odd = joined.includes(SEP) || joined.includes(TERM);
